@@ -1,0 +1,68 @@
+"""The ``eo`` command line: a thin click group; each command parses options and calls the library.
+
+Commands live in one module each (``eo/cli/<name>.py``) exposing a click command or group
+named ``command``.  Plugins add commands through the ``eo.commands`` entry-point group.
+Errors derived from :class:`eo.errors.EOError` are printed on one line (no traceback)
+and exit with status 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from importlib.metadata import entry_points
+from typing import Any
+
+import click
+
+from eo import __version__
+from eo.errors import EOError
+
+#: Built-in command modules, in help order.
+BUILTIN_COMMANDS = ("catalog", "search", "sensors", "indices", "run")
+
+#: Exit status for an eo error (bad input, remote failure...).
+EXIT_ERROR = 2
+
+
+class EOGroup(click.Group):
+    """A click group that turns :class:`EOError` into a one-line message and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EOError as err:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {err}", err=True)
+            sys.exit(EXIT_ERROR)
+
+
+@click.group(cls=EOGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="eo")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, debug: bool) -> None:
+    """eo: satellite earth-observation processing on STAC, rasterio, xarray and Dask."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    level = logging.DEBUG if (verbose >= 2 or debug) else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _register() -> None:
+    for name in BUILTIN_COMMANDS:
+        try:
+            module = importlib.import_module(f"eo.cli.{name}")
+        except ModuleNotFoundError as err:  # command not built yet in this checkout
+            if err.name != f"eo.cli.{name}":
+                raise
+            continue
+        main.add_command(module.command)
+    for ep in entry_points(group="eo.commands"):
+        main.add_command(ep.load(), name=ep.name)
+
+
+_register()

@@ -1,0 +1,91 @@
+"""Settings of eo, resolved in one order: argument > ``EO_*`` environment > packaged default.
+
+Nothing here changes global state at import time; GDAL options are scoped with
+:func:`gdal_env` (a ``rasterio.Env``) around reads and writes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+#: Environment variable naming eo's per-user data directory (local catalogue, state).
+ENV_HOME = "EO_HOME"
+#: ``os.pathsep``-separated directories with extra sensor profile YAML files.
+ENV_SENSOR_PATH = "EO_SENSOR_PATH"
+#: ``os.pathsep``-separated directories with extra catalogue definition YAML files.
+ENV_CATALOG_PATH = "EO_CATALOG_PATH"
+
+#: GDAL options for reading cloud-optimised GeoTIFFs over files and HTTP.
+GDAL_READ_OPTIONS: dict[str, Any] = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_HTTP_MAX_RETRY": 3,
+    "GDAL_HTTP_RETRY_DELAY": 1,
+    "GDAL_CACHEMAX": 256,
+    "VSI_CACHE": True,
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2,.JP2",
+    "GTIFF_POINT_GEO_IGNORE": False,
+}
+
+
+def eo_home(path: str | os.PathLike[str] | None = None) -> Path:
+    """Return eo's per-user data directory (argument > ``EO_HOME`` > platform default).
+
+    The directory is not created here; writers create what they need.
+    """
+    if path is not None:
+        return Path(path).expanduser()
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("eo", appauthor=False))
+
+
+def local_catalog_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """Directory of the built-in local catalogue (``<EO_HOME>/catalog`` unless given)."""
+    return Path(path).expanduser() if path is not None else eo_home() / "catalog"
+
+
+def _env_paths(name: str) -> list[Path]:
+    value = os.environ.get(name, "")
+    return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+
+
+def sensor_paths() -> list[Path]:
+    """Directories searched for user sensor profiles (from ``EO_SENSOR_PATH``), in order."""
+    return _env_paths(ENV_SENSOR_PATH)
+
+
+def catalog_paths() -> list[Path]:
+    """Directories searched for catalogue definitions, highest priority first.
+
+    ``EO_CATALOG_PATH`` entries, then ``./catalogs`` of the working directory, then the
+    repository's ``catalogs/`` (editable installs) or the copy packaged in the wheel.
+    """
+    here = Path(__file__).resolve().parent
+    candidates = [
+        *_env_paths(ENV_CATALOG_PATH),
+        Path.cwd() / "catalogs",
+        here.parent / "catalogs",
+        here / "_catalogs",
+    ]
+    seen: list[Path] = []
+    for c in candidates:
+        if c.is_dir() and c.resolve() not in [s.resolve() for s in seen]:
+            seen.append(c)
+    return seen
+
+
+@contextmanager
+def gdal_env(**overrides: Any) -> Iterator[None]:
+    """Scope eo's GDAL options (plus ``overrides``) with ``rasterio.Env``."""
+    import rasterio
+
+    options = {**GDAL_READ_OPTIONS, **overrides}
+    with rasterio.Env(**options):
+        yield

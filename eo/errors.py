@@ -1,0 +1,171 @@
+"""The error tree of eo.
+
+Every error eo raises derives from :class:`EOError`; each also derives from the
+matching built-in exception (``ValueError``, ``LookupError``, ``OSError``...), so
+callers may catch either.  Messages say what was expected, what was found and
+what to do next.  The CLI prints ``str(err)`` on one line and exits non-zero.
+
+Warnings derive from :class:`EOWarning` so they can be filtered as a family.
+"""
+
+from __future__ import annotations
+
+
+class EOError(Exception):
+    """Root of every error raised by eo."""
+
+
+# --- configuration and user input -------------------------------------------------
+
+
+class InputError(EOError, ValueError):
+    """A value given by the user (argument, CLI option, file) is malformed."""
+
+
+class InvalidBBoxError(InputError):
+    """A bounding box is malformed (expects ``W,S,E,N`` with W<E and S<N)."""
+
+
+class InvalidDatetimeError(InputError):
+    """A datetime or interval is malformed or reversed."""
+
+
+class InvalidGridError(InputError):
+    """An output grid (CRS, resolution, bbox, shape) cannot be formed."""
+
+
+class ConfigError(EOError, ValueError):
+    """A configuration file (catalogue, sensor profile, pipeline spec) is invalid."""
+
+
+class CatalogDefinitionError(ConfigError):
+    """A file in ``catalogs/`` does not follow the catalogue definition schema."""
+
+
+class SensorProfileError(ConfigError):
+    """A sensor profile YAML file does not follow the profile schema."""
+
+
+class PipelineSpecError(ConfigError):
+    """A pipeline spec does not follow the pipeline schema."""
+
+
+# --- lookups ----------------------------------------------------------------------
+
+
+class NotFoundError(EOError, LookupError):
+    """Something named by the user does not exist."""
+
+
+class UnknownCatalogError(NotFoundError):
+    """A catalogue name is neither defined in ``catalogs/`` nor a URL."""
+
+
+class UnknownCollectionError(NotFoundError):
+    """A collection is not offered by the catalogue searched."""
+
+
+class UnknownSensorError(NotFoundError):
+    """No sensor profile matches an item (or a profile id is unknown)."""
+
+
+class BandNotFoundError(NotFoundError):
+    """A requested band is not present in an item, a dataset or a profile."""
+
+
+class MissingBandsError(BandNotFoundError):
+    """An index or mask needs bands that the dataset does not have."""
+
+
+class UnknownIndexError(NotFoundError):
+    """A spectral index name is not in the index catalogue."""
+
+
+class UnknownMethodError(NotFoundError):
+    """A strategy name (composite method, resampling, mask class...) is not registered."""
+
+
+# --- data and processing ----------------------------------------------------------
+
+
+class DataError(EOError, ValueError):
+    """Data or metadata is inconsistent in a way eo cannot resolve."""
+
+
+class MetadataError(DataError):
+    """STAC metadata needed for an operation is missing or contradictory."""
+
+
+class CalibrationError(DataError):
+    """A radiometric conversion cannot be applied."""
+
+
+class AlreadyCalibratedError(CalibrationError):
+    """A scale/offset or conversion would be applied a second time."""
+
+
+class NoDataError(DataError):
+    """A search or load produced nothing to work with."""
+
+
+class FormulaError(DataError):
+    """An index formula cannot be parsed or uses an unsupported construct."""
+
+
+# --- I/O, remote services, local servers ------------------------------------------
+
+
+class EOIOError(EOError, OSError):
+    """Reading or writing a file failed."""
+
+
+class AssetReadError(EOIOError):
+    """An asset of an item could not be read (names the item and the asset)."""
+
+
+class WriteError(EOIOError):
+    """An output could not be written (the partial file has been removed)."""
+
+
+class RemoteError(EOError, ConnectionError):
+    """A remote service (STAC API) failed after retries."""
+
+    def __init__(self, message: str, *, endpoint: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.status = status
+
+
+class ServerError(EOError, OSError):
+    """A local server (the STAC API on loopback) could not be started or reached."""
+
+
+class PortInUseError(ServerError):
+    """The requested port on 127.0.0.1 is already taken."""
+
+
+class DependencyError(EOError, ImportError):
+    """An optional dependency needed for this operation is not installed."""
+
+
+class LockedError(EOError, RuntimeError):
+    """Another run holds the lock of this pipeline."""
+
+
+# --- warnings ---------------------------------------------------------------------
+
+
+class EOWarning(UserWarning):
+    """Root of every warning issued by eo."""
+
+
+class GeoreferenceMismatchWarning(EOWarning):
+    """An item's projection metadata contradicts the asset file; the file wins."""
+
+
+class MetadataWarning(EOWarning):
+    """STAC metadata is incomplete and eo fell back to a documented default."""
+
+
+class ClientSideFilterWarning(EOWarning):
+    """A property filter was applied on the client because the server ignores it."""
