@@ -1,0 +1,308 @@
+"""Run a pipeline spec: search, tile, composite per (tile, period), write, record.
+
+``run(spec)`` is what ``eo run SPEC`` and a notebook call: the same code path.  Work is
+scheduled per tile x period; each (tile, period) builds one lazy graph with the public API
+(``eo.load`` -> ``eo.calibrate`` -> ``eo.indices`` -> ``.where(~eo.mask)`` ->
+``eo.composite``), persists the small composite on the Dask cluster (bounded by the tile
+size), and writes its COGs, quicklook and STAC item atomically.  Its state record is written
+last, so an interrupted run resumes where it stopped and a re-run recomputes only what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pystac
+import xarray as xr
+from odc.geo.geobox import GeoBox
+from odc.geo.geom import Geometry, unary_union
+from odc.geo.geom import box as geom_box
+
+import eo
+from eo.errors import EOError, InputError, NoDataError
+from eo.grid.tiles import TileGrid
+from eo.pipeline.periods import Period, periods
+from eo.pipeline.report import RunReport, TileResult
+from eo.pipeline.spec import PipelineSpec, load_spec, parse_spec
+from eo.pipeline.state import RunLock, StateStore, fingerprint, item_fingerprint
+
+log = logging.getLogger("eo.pipeline")
+
+Progress = Callable[[str], None]
+
+
+def _as_spec(spec: PipelineSpec | str | Path | Mapping[str, Any]) -> PipelineSpec:
+    if isinstance(spec, PipelineSpec):
+        return spec
+    if isinstance(spec, str | Path):
+        return load_spec(spec)
+    return parse_spec(spec)
+
+
+def _area(spec: PipelineSpec) -> Geometry | None:
+    """The area of interest as a geometry (None when given as tile ids)."""
+    area = spec.area
+    if "bbox" in area:
+        w, s, e, n = area["bbox"]
+        if not (w < e and s < n):
+            raise InputError(f"{spec.source}: area.bbox must be W,S,E,N with W<E and S<N, found {area['bbox']}")
+        return geom_box(w, s, e, n, "EPSG:4326")
+    if "file" in area:
+        from odc.geo.geom import Geometry as G
+
+        try:
+            gj = json.loads(Path(area["file"]).read_text())
+        except (OSError, ValueError) as err:
+            raise InputError(f"{spec.source}: area.file {area['file']}: cannot read GeoJSON ({err})") from None
+        feats = gj.get("features", [gj]) if gj.get("type") == "FeatureCollection" else [gj]
+        geoms = [G(f.get("geometry", f), "EPSG:4326") for f in feats]
+        return unary_union(geoms)
+    return None
+
+
+def _tiles(spec: PipelineSpec, area: Geometry | None) -> tuple[TileGrid, list[tuple[str, GeoBox]]]:
+    g = spec.grid
+    origin = tuple(g.get("origin", (0.0, 0.0)))
+    grid = TileGrid(g.get("crs", "utm"), float(g.get("resolution", 10)), int(g.get("tile_size", 1024)), origin)  # type: ignore[arg-type]
+    if area is None:
+        if grid.crs.lower() == "utm":
+            raise InputError(f"{spec.source}: area.tiles needs grid.crs set to a projected CRS, not 'utm'")
+        return grid, [(t, grid.geobox(t)) for t in spec.area["tiles"]]
+    grid = grid.for_area(area)
+    return grid, list(grid.tiles(area))
+
+
+def _item_time(item: pystac.Item) -> Any:
+    return item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
+
+
+def _footprint(item: pystac.Item) -> Geometry:
+    if item.geometry:
+        return Geometry(item.geometry, "EPSG:4326")
+    return geom_box(*item.bbox, "EPSG:4326")  # type: ignore[misc]
+
+
+@contextmanager
+def _client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
+    """A Dask client for the run: given, existing, remote (address) or a new LocalCluster.
+
+    ``cluster="threads"`` uses the threaded scheduler of this process (no distributed).
+    """
+    if cluster == "threads":
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if isinstance(cluster, Client):
+        yield cluster
+        return
+    address = cluster or spec.cluster.get("address")
+    if address:
+        with Client(address) as client:
+            yield client
+        return
+    try:
+        from distributed import default_client
+
+        yield default_client()  # a notebook's client
+        return
+    except ValueError:
+        pass
+    import os
+
+    cores = os.cpu_count() or 1
+    n_workers = int(spec.cluster.get("n_workers", cores))
+    threads = int(spec.cluster.get("threads_per_worker", max(1, cores // n_workers)))
+    kwargs: dict[str, Any] = {"n_workers": n_workers, "threads_per_worker": threads, "dashboard_address": ":0"}
+    kwargs["processes"] = bool(spec.cluster.get("processes", True))
+    if "memory_limit" in spec.cluster:
+        kwargs["memory_limit"] = spec.cluster["memory_limit"]
+    with LocalCluster(**kwargs) as lc, Client(lc) as client:
+        yield client
+
+
+def _variables(spec: PipelineSpec, items: Sequence[pystac.Item], geobox: GeoBox) -> xr.Dataset:
+    """The lazy per-date variables to composite: the spec's indices and calibrated bands, masked."""
+    grid = spec.grid
+    ds = eo.load(items, bands=list(spec.bands), geobox=geobox, resampling=grid.get("resampling", "nearest"))
+    cal = dict(spec.calibration)
+    to = cal.pop("to", "reflectance")
+    refl = ds if to == "none" else eo.calibrate(ds, to=to, **cal)
+    keep = [v for v in refl.data_vars if refl[v].attrs.get("kind", "measurement") == "measurement"]
+    out = refl[keep]
+    if spec.indices:
+        out = xr.merge([eo.indices(refl, list(spec.indices)), out], compat="override", combine_attrs="override")
+    if spec.mask is not None:
+        m = dict(spec.mask)
+        bad = eo.mask(ds, **({"classes": tuple(m["classes"])} if "classes" in m else {}), dilate=m.get("dilate"))
+        out = out.where(~bad)
+    return out
+
+
+def _wanted(spec: PipelineSpec, variables: xr.Dataset) -> list[str]:
+    """Variables to write: ``outputs.variables``, else the indices (or the bands) plus ``count``."""
+    if spec.outputs.get("variables"):
+        return list(spec.outputs["variables"])
+    names = list(spec.indices) or [str(v) for v in variables.data_vars]
+    return [*names, "count"]
+
+
+def _process(
+    spec: PipelineSpec, items: Sequence[pystac.Item], tile: str, gbox: GeoBox, period: Period, out_dir: Path
+) -> tuple[list[Path], float, dict[str, float], pystac.Item]:
+    from eo.io.quicklook import write_quicklook
+    from eo.io.stac import output_item
+
+    secs: dict[str, float] = {}
+    t0 = time.perf_counter()
+    variables = _variables(spec, items, gbox)
+    comp = eo.composite(variables, method=spec.composite.get("method", "median"), **spec.composite.get("params", {}))
+    if isinstance(comp, xr.DataArray):
+        comp = comp.to_dataset(name=str(comp.name or "value"))
+    wanted = _wanted(spec, variables)
+    missing = [v for v in wanted if v not in comp.data_vars]
+    if missing:
+        raise InputError(f"outputs.variables {missing} are not produced; the composite has {list(comp.data_vars)}")
+    secs["plan"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    comp = comp[wanted].persist()  # tile-sized, so bounded; computed once for every output file
+    secs["compute"] = time.perf_counter() - t0
+    folder = out_dir / tile / period.label
+    t0 = time.perf_counter()
+    files: dict[str, Path] = {}
+    for name in wanted:
+        path = folder / f"{spec.name}_{tile}_{period.label}_{name}.tif"
+        files[str(name)] = eo.write_cog(comp[name], path)
+    secs["write"] = time.perf_counter() - t0
+    valid = float("nan")
+    if "count" in comp.data_vars:
+        valid = float((comp["count"] > 0).mean().compute())
+    first = next((v for v in wanted if v != "count"), None)
+    paths = list(files.values())
+    if first is not None and spec.outputs.get("quicklook", True):
+        ql = write_quicklook(comp[first], folder / f"{spec.name}_{tile}_{period.label}_{first}.png")
+        paths.append(Path(ql))
+    item = output_item(
+        f"{spec.name}_{tile}_{period.label}",
+        period,
+        files,
+        gbox,
+        inputs=items,
+        sensor=str(comp.attrs.get("sensor", "")),
+        product=str(comp.attrs.get("product", "")),
+        profile_version=str(comp.attrs.get("profile_version", "")),
+        spec_hash=spec.spec_hash,
+    )
+    return paths, valid, secs, item
+
+
+def run(
+    spec: PipelineSpec | str | Path | Mapping[str, Any],
+    *,
+    out: str | Path | None = None,
+    cluster: Any = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Run a pipeline (COMPUTES and writes outputs); return the run report.
+
+    Parameters
+    ----------
+    spec
+        A :class:`PipelineSpec`, a path to a YAML spec, or a mapping following the schema.
+    out
+        Output directory (overrides ``outputs.dir``).
+    cluster
+        ``None`` (an existing client, else ``cluster.address`` of the spec, else a new LocalCluster of
+        worker processes sized to the machine), a ``tcp://`` address, a ``distributed.Client``, or
+        ``"threads"`` (this process's threaded scheduler).
+    progress
+        Called with one line of text per event (the CLI prints them).
+    """
+    spec = _as_spec(spec)
+    if out is not None:
+        spec = spec.with_out_dir(out)
+    say = progress or (lambda s: log.info(s))
+    out_dir = spec.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = StateStore(out_dir)
+    with RunLock(out_dir, spec.name):
+        report = RunReport(spec.name, spec.spec_hash, str(out_dir))
+        t0 = time.perf_counter()
+        area = _area(spec)
+        grid, tiles = _tiles(spec, area)
+        search_area = area or unary_union([g.extent.to_crs("EPSG:4326") for _, g in tiles])
+        items = list(
+            eo.search(
+                spec.catalog,
+                collections=list(spec.collections),
+                bbox=tuple(search_area.boundingbox),
+                datetime=f"{spec.start.isoformat()}/{spec.end.isoformat()}",
+                max_cloud=spec.max_cloud,
+                query=dict(spec.query) if spec.query else None,
+            )
+        )
+        report.items_found = len(items)
+        report.seconds["search"] = time.perf_counter() - t0
+        say(f"{len(items)} items, {len(tiles)} tiles of grid {grid.crs} {grid.resolution:g} m, spec {spec.spec_hash}")
+        if not items:
+            raise NoDataError(
+                f"no items in {spec.catalog} for {list(spec.collections)} between {spec.start} and {spec.end} "
+                "over the area; widen the period or area, or check the collections"
+            )
+        footprints = {it.id: _footprint(it) for it in items}
+        new_items: list[pystac.Item] = []
+        with _client(spec, cluster) as client:
+            if client is not None:
+                report.dashboard = client.dashboard_link
+                say(f"dask dashboard: {client.dashboard_link}")
+            for period in periods(spec.start, spec.end, spec.bin):
+                p_items = [it for it in items if period.contains(_item_time(it))]
+                for tile, gbox in tiles:
+                    extent = gbox.extent.to_crs("EPSG:4326")
+                    t_items = [it for it in p_items if footprints[it.id].intersects(extent)]
+                    res = _run_tile(spec, store, tile, gbox, period, t_items, new_items)
+                    report.results.append(res)
+                    say(f"{tile} {period.label}: {res.status}" + (f" ({res.error})" if res.error else ""))
+        if new_items:
+            from eo.io.stac import write_catalog
+
+            write_catalog(new_items, out_dir, spec.name)
+        report.seconds["total"] = time.perf_counter() - t0
+        report.write(out_dir)
+    return report
+
+
+def _run_tile(
+    spec: PipelineSpec,
+    store: StateStore,
+    tile: str,
+    gbox: GeoBox,
+    period: Period,
+    items: Sequence[pystac.Item],
+    new_items: list[pystac.Item],
+) -> TileResult:
+    if not items:
+        return TileResult(tile, period.label, "empty")
+    inputs = [item_fingerprint(i) for i in items]
+    digest = fingerprint(spec.spec_hash, inputs)
+    ids = [i["id"] for i in inputs]
+    if store.is_current(tile, period.label, digest):
+        return TileResult(tile, period.label, "skipped", inputs=ids)
+    try:
+        paths, valid, secs, item = _process(spec, items, tile, gbox, period, spec.out_dir)
+    except EOError as err:
+        log.warning("tile %s %s failed: %s", tile, period.label, err)
+        return TileResult(tile, period.label, "failed", inputs=ids, error=str(err))
+    except Exception as err:  # one tile's failure must not lose the others; the report says why
+        log.exception("tile %s %s failed", tile, period.label)
+        return TileResult(tile, period.label, "failed", inputs=ids, error=f"{type(err).__name__}: {err}")
+    store.record(tile, period.label, digest, inputs=inputs, files=paths, spec_hash=spec.spec_hash)
+    new_items.append(item)
+    rel = [str(p.relative_to(spec.out_dir)) for p in paths]
+    return TileResult(tile, period.label, "done", inputs=ids, files=rel, valid_fraction=valid, seconds=secs)
