@@ -1,0 +1,224 @@
+"""``eo.mask``: one boolean "bad pixel" mask of a loaded Dataset from its QA band and nodata values."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from odc.geo.geobox import GeoBox
+
+from eo.errors import InputError, MetadataError, MissingBandsError
+from eo.masking.dilation import dilate as dilate_data
+from eo.masking.dilation import footprint, parse_distance
+from eo.masking.qa import SkippedMaskClassWarning, UnsupportedMaskClassError, decodable_classes, decode
+from eo.sensors.model import MASK_CLASSES, Product, SensorProfile
+from eo.sensors.registry import get_product
+
+#: Classes masked when ``classes`` is not given.
+DEFAULT_CLASSES = ("nodata", "cloud", "shadow", "cirrus")
+#: Classes that ``dilate`` grows (atmospheric contamination spreads past the flagged pixels);
+#: nodata, saturation, snow, water and clear are never dilated.
+DILATED_CLASSES = frozenset({"cloud", "cloud_medium", "cloud_high", "shadow", "cirrus"})
+
+
+def _profile(ds: xr.Dataset) -> tuple[SensorProfile, Product]:
+    sensor, product = ds.attrs.get("sensor"), ds.attrs.get("product")
+    if not sensor or not product:
+        raise MetadataError(
+            "the dataset has no 'sensor'/'product' attrs (expected e.g. sensor='sentinel-2-msi', "
+            "product='l2a'); load it with eo.load or set ds.attrs['sensor'] and ds.attrs['product']"
+        )
+    return get_product(f"{sensor}:{product}")
+
+
+def _qa_variable(ds: xr.Dataset, product: Product) -> xr.DataArray | None:
+    """Find the QA variable: kind 'qa' and the product's QA band, else the only kind 'qa', else 'qa'."""
+    want = product.qa.band if product.qa else None
+    qa_vars = [v for v in ds.data_vars.values() if v.attrs.get("kind") == "qa"]
+    for var in qa_vars:
+        if want is not None and var.attrs.get("band") == want:
+            return var
+    if len(qa_vars) == 1:
+        return qa_vars[0]
+    return ds["qa"] if "qa" in ds.data_vars else None
+
+
+def _resolve_classes(classes: Sequence[str] | str | None, product: Product, sensor: str) -> list[str]:
+    available = decodable_classes(product)
+    if classes is None:
+        skipped = [c for c in DEFAULT_CLASSES if c not in available]
+        if skipped:
+            warnings.warn(
+                f"{sensor}:{product.id} cannot decode mask class(es) {', '.join(skipped)}; masking "
+                f"{', '.join(c for c in DEFAULT_CLASSES if c in available)} only",
+                SkippedMaskClassWarning,
+                stacklevel=3,
+            )
+        return [c for c in DEFAULT_CLASSES if c in available]
+    requested = [classes] if isinstance(classes, str) else list(classes)
+    for c in requested:
+        if c not in MASK_CLASSES:
+            raise UnsupportedMaskClassError(
+                f"unknown mask class {c!r}; expected one of {', '.join(MASK_CLASSES)}"
+            )
+        if c not in available:
+            raise UnsupportedMaskClassError(
+                f"{sensor}:{product.id} cannot decode mask class {c!r}; it can: {', '.join(available)}"
+            )
+    return list(dict.fromkeys(requested))
+
+
+def _measurement_nodata(ds: xr.Dataset, skip: str | None) -> list[xr.DataArray]:
+    """Per measurement variable: where it equals its ``nodata`` attr or is NaN (float)."""
+    out = []
+    for name, var in ds.data_vars.items():
+        if name == skip or var.attrs.get("kind", "measurement") != "measurement" or var.ndim < 2:
+            continue
+        is_float = np.issubdtype(var.dtype, np.floating)
+        nodata = var.attrs.get("nodata")
+        parts = [var.isnull()] if is_float else []
+        if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+            parts.append(var == nodata)
+        if parts:
+            out.append(parts[0] if len(parts) == 1 else parts[0] | parts[1])
+    return out
+
+
+def _pixel_size(ds: xr.Dataset) -> tuple[float, float]:
+    import odc.geo.xr  # noqa: F401  (registers the .odc accessor)
+
+    geobox = ds.odc.geobox
+    if not isinstance(geobox, GeoBox):
+        raise MetadataError(
+            "dilate needs the dataset's grid (spatial_ref / x, y coords as produced by eo.load)"
+        )
+    if geobox.crs is not None and geobox.crs.geographic:
+        raise InputError(
+            f"dilate in metres needs a projected CRS; the dataset is in {geobox.crs}. Reproject first"
+        )
+    res = geobox.resolution
+    return abs(float(res.x)), abs(float(res.y))
+
+
+def _spatial_dims(ds: xr.Dataset, like: xr.DataArray) -> tuple[str, str]:
+    """Return the names of the (y, x) dims: the geobox's (``y``/``x``, or ``latitude``/``longitude``)."""
+    geobox = ds.odc.geobox
+    dims = tuple(geobox.dimensions) if isinstance(geobox, GeoBox) else tuple(like.dims[-2:])
+    return str(dims[0]), str(dims[1])
+
+
+def _or(masks: list[xr.DataArray]) -> xr.DataArray | None:
+    if not masks:
+        return None
+    out = masks[0]
+    for m in masks[1:]:
+        out = out | m
+    return out
+
+
+def mask(
+    ds: xr.Dataset, classes: Sequence[str] | str | None = None, dilate: str | float | None = None
+) -> xr.DataArray:
+    """Boolean mask of bad pixels (True = bad) decoded from the dataset's QA band (lazy).
+
+    Parameters
+    ----------
+    ds
+        A Dataset following eo's loaded-Dataset contract: attrs ``sensor`` and ``product``
+        name the profile; the QA variable is the one with attr ``kind == "qa"`` (the
+        product's QA band) or named ``"qa"``.
+    classes
+        Mask class names (:data:`eo.sensors.model.MASK_CLASSES`, the same for every sensor).
+        ``None`` (default) means ``("nodata", "cloud", "shadow", "cirrus")`` restricted to
+        what the product decodes (a :class:`SkippedMaskClassWarning` names the others).
+        Naming a class explicitly that the product cannot decode raises
+        :class:`UnsupportedMaskClassError` listing the classes it can.
+    dilate
+        Grow the cloud, cloud_medium, cloud_high, shadow and cirrus classes by this
+        distance in metres (``60``, ``"60m"``, ``"60 m"``, ``"0.1 km"``), with a disk of that
+        radius in ground distance, converted with the dataset's pixel size
+        (``ds.odc.geobox.resolution``).  ``nodata`` (and snow, water, saturated, clear) is not
+        dilated: nodata edges are exact and growing them would discard valid pixels.
+        ``None`` or 0: no dilation.
+
+    Returns
+    -------
+    xarray.DataArray
+        bool, dims ``(time, y, x)``, True where any requested class is flagged.
+        ``nodata`` also covers pixels where any measurement variable equals its ``nodata``
+        attr or is NaN (float, e.g. after ``eo.calibrate``).  Dask-backed input gives a
+        Dask-backed result: nothing is computed.
+
+    Raises
+    ------
+    MetadataError
+        The dataset lacks ``sensor``/``product`` attrs (or its grid, when dilating).
+    MissingBandsError
+        QA classes are requested but the dataset has no QA variable.
+    UnsupportedMaskClassError
+        A class is unknown or not decodable for this product.
+
+    Examples
+    --------
+    >>> bad = eo.mask(ds, dilate="60 m")                        # doctest: +SKIP
+    >>> ndvi = eo.index(eo.calibrate(ds), "NDVI").where(~bad)   # doctest: +SKIP
+    """
+    profile, product = _profile(ds)
+    wanted = _resolve_classes(classes, product, profile.id)
+    qa = _qa_variable(ds, product)
+    qa_classes = [c for c in wanted if c in _table(product)]
+    if qa_classes and qa is None:
+        qa_band = product.qa.band if product.qa else "qa"
+        raise MissingBandsError(
+            f"mask classes {', '.join(qa_classes)} need the QA band {qa_band!r} of "
+            f"{profile.id}:{product.id}; load it too (e.g. bands=[..., 'qa'])"
+        )
+    static: list[xr.DataArray] = []
+    grown: list[xr.DataArray] = []
+    for c in qa_classes:
+        assert qa is not None and product.qa is not None
+        (grown if c in DILATED_CLASSES else static).append(decode(qa, product.qa, c))
+    if "nodata" in wanted:
+        static += _measurement_nodata(ds, str(qa.name) if qa is not None else None)
+    if not static and not grown:
+        raise MissingBandsError(
+            f"nothing to build the mask from: no QA variable and no measurement variable with a nodata attr "
+            f"(classes {', '.join(wanted)}); variables: {', '.join(map(str, ds.data_vars))}"
+        )
+    distance = parse_distance(dilate)
+    grown_mask = _or(grown)
+    if grown_mask is not None and distance:
+        fp = footprint(distance, *_pixel_size(ds))
+        spatial = _spatial_dims(ds, grown_mask)
+        grown_mask = grown_mask.transpose(..., *spatial)
+        grown_mask = grown_mask.copy(data=dilate_data(grown_mask.data, fp))
+    result = _or([m for m in [*static, grown_mask] if m is not None])
+    assert result is not None
+    if "time" in result.dims:
+        result = result.transpose("time", ...)
+    result.name = "mask"
+    result.attrs = _attrs(profile, product, wanted, distance)
+    return result
+
+
+def _table(product: Product) -> Any:
+    qa = product.qa
+    return {} if qa is None else (qa.classes if qa.kind == "classes" else qa.bits)
+
+
+def _attrs(
+    profile: SensorProfile, product: Product, wanted: list[str], distance: float | None
+) -> dict[str, Any]:
+    return {
+        "kind": "mask",
+        "classes": ",".join(wanted),
+        "dilate_m": float(distance or 0.0),
+        "sensor": profile.id,
+        "product": product.id,
+        "description": "True = pixel flagged by one of the classes (bad); dilation applied to "
+        + ",".join(c for c in wanted if c in DILATED_CLASSES),
+    }
