@@ -26,6 +26,7 @@ _LAZY = {
     "mask": "eo.masking",
     "index": "eo.spectral",
     "indices": "eo.spectral",
+    "list_indices": "eo.spectral",
     "composite": "eo.compositing",
     "write_cog": "eo.io.cog",
     "errors": "eo.errors",
