@@ -2,7 +2,7 @@
 
 The public API is five calls that stay lazy until written::
 
-    items = eo.search("local", collections=["landsat-8-l1"], max_cloud=30)
+    items = eo.search("local", collections=["landsat-8-l1"], max_cloud=40)
     ds = eo.load(items, bands=["red", "nir", "qa"], resolution=30)
     refl = eo.calibrate(ds)
     bad = eo.mask(ds)
