@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from eo.pipeline.state import write_json_atomic
+from eo.io.atomic import write_json, write_text
 
 Status = Literal["done", "skipped", "failed", "empty"]
 
@@ -71,10 +72,8 @@ class RunReport:
         """Write ``report.json`` and ``report.html`` into ``out_dir`` atomically; return their paths."""
         self.finished = self.finished or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         jpath, hpath = out_dir / "report.json", out_dir / "report.html"
-        write_json_atomic(jpath, self.to_dict())
-        tmp = hpath.with_name(".report.html.tmp")
-        tmp.write_text(render_html(self))
-        tmp.replace(hpath)
+        write_json(jpath, json.loads(json.dumps(self.to_dict(), default=str)))
+        write_text(hpath, render_html(self))
         return jpath, hpath
 
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
@@ -189,8 +190,8 @@ def _process(
         ql = write_quicklook(comp[first], folder / f"{spec.name}_{tile}_{period.label}_{first}.png")
         paths.append(Path(ql))
     item = output_item(
-        f"{spec.name}_{tile}_{period.label}",
-        period,
+        tile,
+        (pd.Timestamp(period.start), pd.Timestamp(period.end) + pd.Timedelta(days=1)),
         files,
         gbox,
         inputs=items,

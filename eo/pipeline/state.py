@@ -28,6 +28,7 @@ from typing import Any
 import pystac
 
 from eo.errors import LockedError
+from eo.io.atomic import write_json
 
 
 def item_fingerprint(item: pystac.Item) -> dict[str, str]:
@@ -45,17 +46,6 @@ def fingerprint(spec_hash: str, inputs: Iterable[Mapping[str, str]]) -> str:
     rows = sorted((i["id"], i["updated"]) for i in inputs)
     text = json.dumps([spec_hash, rows], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` via a temporary file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -93,7 +83,7 @@ class StateStore:
         spec_hash: str,
     ) -> None:
         """Record a finished ``(tile, period)`` (call after every file is in place)."""
-        write_json_atomic(
+        write_json(
             self.path(tile, period),
             {
                 "tile": tile,
