@@ -1,0 +1,260 @@
+"""``eo.load``: STAC items -> a lazy, chunked ``(time, y, x)`` xarray Dataset.
+
+Three stages: parse each item once (:mod:`eo.catalog.parse`), decide (output grid
+:mod:`eo.grid.output`, dtype/nodata/chunks :mod:`eo.loading.plan`, time slices
+:mod:`eo.loading.mosaic`), then build the Dask graph (:mod:`eo.loading.graph`) whose tasks
+read windows with rasterio (:mod:`eo.loading.read`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import xarray as xr
+from odc.geo.geobox import GeoBox
+
+from eo.catalog.parse import item_dict, parse_item, resolve_band
+from eo.catalog.records import AssetRecord, ParsedItem
+from eo.errors import InputError, NoDataError, UnknownSensorError
+from eo.loading.dataset import assemble
+from eo.loading.graph import band_array
+from eo.loading.mosaic import GroupKey, group_items
+from eo.loading.plan import (
+    BandPlan,
+    MixedSensorsError,
+    decide_dtype,
+    decide_nodata,
+    normalise_chunks,
+    resampling_for,
+    source_of,
+)
+from eo.loading.read import Header, Source, probe
+from eo.sensors.model import Band, Product, SensorProfile
+
+
+def _sensor(sensor: Any) -> tuple[SensorProfile, Product] | None:
+    if sensor is None:
+        return None
+    if isinstance(sensor, tuple):
+        return sensor  # (SensorProfile, Product)
+    from eo.sensors import get_product
+
+    text = str(sensor)
+    if ":" not in text:
+        raise InputError(f"sensor={sensor!r}: expected 'sensor:product' (e.g. 'sentinel-2-msi:l2a')")
+    return get_product(text)
+
+
+def _parse_all(
+    items: Iterable[Any], bands: Sequence[str] | None, sensor: Any
+) -> tuple[list[ParsedItem], tuple[SensorProfile, Product]]:
+    forced = _sensor(sensor)
+    parsed: list[ParsedItem] = []
+    profiles: dict[tuple[str, str], tuple[SensorProfile, Product]] = {}
+    for item in items:
+        d = item_dict(item)
+        if forced is None:
+            from eo.sensors import identify
+
+            pair = identify(d.get("properties") or {}, d.get("collection"))
+        else:
+            pair = forced
+        profiles.setdefault((pair[0].id, pair[1].id), pair)
+        parsed.append(parse_item(d, bands, sensor=pair))
+    if not parsed:
+        raise NoDataError(
+            "eo.load got no items; check the search (area, dates, cloud filter) that produced them"
+        )
+    if len(profiles) > 1:
+        by: dict[tuple[str, str], list[str]] = {}
+        for it in parsed:
+            by.setdefault((it.sensor, it.product), []).append(it.id)
+        listing = "; ".join(f"{s}:{p} ({len(ids)} items, e.g. {ids[0]})" for (s, p), ids in by.items())
+        raise MixedSensorsError(
+            f"one load takes items of one sensor and product; found {listing}. "
+            "Load each group separately (e.g. filter items on their collection) and combine the results"
+        )
+    return parsed, next(iter(profiles.values()))
+
+
+def _variables(
+    bands: Sequence[str] | None, items: Sequence[ParsedItem], profile: SensorProfile, product: Product
+) -> list[tuple[str, Band]]:
+    if bands is not None:
+        return [(name, resolve_band(profile, product, name)) for name in bands]
+    common = [b for b in profile.bands if all(b.name in it.assets for it in items)]
+    if not common:
+        raise NoDataError(f"the items share no band of {profile.id}; pass bands= explicitly")
+    return [(b.common_name or b.name, b) for b in common]
+
+
+def _probe_missing(
+    records: Sequence[tuple[ParsedItem, AssetRecord]], product: Product
+) -> tuple[dict[tuple[str, int], Header], Header | None]:
+    """Headers of assets whose grid the items do not state, and of the first asset when dtype/nodata need one.
+
+    Bounded: one header per asset without a grid, plus at most one per band.
+    """
+    headers: dict[tuple[str, int], Header] = {}
+
+    def get(item: ParsedItem, rec: AssetRecord) -> Header:
+        key = (rec.href, rec.band_index)
+        if key not in headers:
+            headers[key] = probe(Source(item.id, rec.key, rec.href, rec.band_index, rec.geobox, rec.nodata))
+        return headers[key]
+
+    for item, rec in records:
+        if rec.geobox is None:
+            get(item, rec)
+    first: Header | None = None
+    needs_dtype = not any(rec.dtype for _, rec in records)
+    needs_nodata = product.nodata is None and not any(rec.nodata is not None for _, rec in records)
+    if needs_dtype or needs_nodata:
+        first = get(*records[0])
+    return headers, first
+
+
+def _plan_band(
+    var: str,
+    band: Band,
+    groups: Sequence[Sequence[ParsedItem]],
+    product: Product,
+    resampling: str | Mapping[str, str],
+) -> BandPlan:
+    records = [(it, it.assets[band.name]) for g in groups for it in g]
+    headers, first = _probe_missing(records, product)
+    dtype = decide_dtype([r for _, r in records], first)
+    nodata, fill = decide_nodata(var, [r for _, r in records], product, first, dtype)
+    sources = tuple(
+        tuple(
+            source_of(
+                it,
+                it.assets[band.name],
+                product,
+                headers.get((it.assets[band.name].href, it.assets[band.name].band_index)),
+            )
+            for it in g
+        )
+        for g in groups
+    )
+    return BandPlan(var, band, dtype, nodata, fill, resampling_for(band, var, resampling), sources)
+
+
+def load(
+    items: Iterable[Any],
+    bands: str | Sequence[str] | None = None,
+    *,
+    resolution: Any = None,
+    crs: Any = None,
+    bbox: Any = None,
+    geobox: GeoBox | None = None,
+    chunks: int | Mapping[str, int] | None = None,
+    resampling: str | Mapping[str, str] = "nearest",
+    groupby: str | GroupKey | None = "solar_day",
+    sensor: Any = None,
+) -> xr.Dataset:
+    """Load STAC items into a lazy ``(time, y, x)`` Dataset (nothing is read but metadata).
+
+    Parameters
+    ----------
+    items
+        A ``pystac.ItemCollection``, or any iterable of ``pystac.Item`` or STAC item dicts
+        (STAC 0.9-1.1), all of one sensor and product (else :class:`MixedSensorsError`, an
+        :class:`~eo.errors.InputError`).  Relative asset hrefs resolve against each item's
+        self link.
+    bands
+        Variables to load, named as you want them in the Dataset: STAC common names
+        (``"red"``), profile band names or asset keys (``"B04"``), or ``"qa"`` (the product's
+        QA band).  Resolved per item through the sensor profile; an item without the band
+        raises :class:`~eo.errors.BandNotFoundError` naming the item, the band and its asset
+        keys.  ``None``: every band all items have, named by common name (else band name).
+    resolution
+        Output pixel size in CRS units, or ``"30m"`` for metres (useful in EPSG:4326).
+        Default: the finest native pixel size of the requested bands.
+    crs
+        Output CRS (``"EPSG:32633"``, an odc-geo/pyproj CRS).  Default: the most common
+        native CRS of the items.
+    bbox
+        Output area: ``(W, S, E, N)`` in lon/lat (all values within +-180/+-90) or in the
+        output CRS; or an odc-geo ``BoundingBox``/``Geometry`` carrying its CRS.  Default:
+        the union of the items' footprints.
+    geobox
+        The output grid (``odc.geo.geobox.GeoBox``); exclusive with crs/resolution/bbox.
+    chunks
+        Dask chunks: ``None`` -> ``{"time": 1, "y": 2048, "x": 2048}``; an int (y and x, one
+        time slice per chunk); ``-1`` (one chunk); or a dict of ``time``/``y``/``x`` (``-1`` =
+        whole dimension).  2048 is a multiple of the 512/1024 COG tiles, and 2048 x 2048
+        uint16 is 8 MiB per chunk.
+    resampling
+        Resampling of measurement bands coarser than (or not aligned with) the grid:
+        ``"nearest"`` (default), ``"bilinear"``, ``"cubic"``, ``"average"``, ``"mode"``...; or a
+        dict ``var -> method``.  QA and class bands always use nearest.
+    groupby
+        ``"solar_day"`` (default: items of one local solar day form one time slice, mosaicked
+        first-valid in ``(datetime, id)`` order), ``"time"``, ``"id"``, a callable
+        ``ParsedItem -> key``, or ``None`` (one slice per item).
+    sensor
+        ``"sensor:product"`` (e.g. ``"landsat-8-oli-tirs:c2-l2"``) or a ``(SensorProfile,
+        Product)`` pair, used for every item; default: identified per item from its properties
+        (``eotk:sensor``, collection, platform... see :func:`eo.sensors.identify`).
+
+    Returns
+    -------
+    xarray.Dataset
+        Lazy (Dask) variables in the source dtype, dims ``(time, y, x)``; ``time`` sorted
+        (the first item's datetime of each slice, UTC, datetime64[ns]); ``x``/``y`` pixel
+        centres in the output CRS and ``spatial_ref`` (``ds.odc.geobox`` works).  Per time:
+        ``id``, ``platform``, ``sun_elevation``, ``sun_azimuth``, ``cloud_cover``,
+        ``processing_baseline``, ``boa_offset_applied`` (first item of the slice), and
+        ``<var>_scale`` / ``<var>_offset`` (its ``raster:bands`` values, NaN when absent).
+        Variable attrs: ``band``, ``common_name``, ``asi`` (if any), ``kind``, ``state``
+        (``"dn"`` for integer measurements, ``"class"`` for QA), ``encodes``, ``units`` (of
+        the encoded quantity), ``nodata`` and ``resampling``.  ``ds.attrs``: ``sensor``,
+        ``product``.
+
+    Notes
+    -----
+    - **nodata**: from ``raster:bands``, else the product's default, else the file's.  When
+      none is known, the ``nodata`` attr is absent, pixels outside every scene are 0 and a
+      :class:`~eo.errors.MetadataWarning` is issued.  A pixel is valid (for the mosaic) when
+      it is not the source's nodata.
+    - **Grid**: by default the native grid of the finest requested band, extended to the
+      union of the footprints, so native pixels are read unchanged; coarser bands are
+      resampled onto it, scenes in another CRS are reprojected (GDAL warp, odc-geo ROI).
+    - **Georeferencing**: the file's own georeferencing is used when the item's ``proj:*``
+      metadata disagrees; the read warns with :class:`~eo.errors.GeoreferenceMismatchWarning`
+      (naming item and asset) when the chunk is computed.  Which chunks an item reaches is
+      planned from its metadata.
+    - **Reprojection**: GDAL warps (``rasterio.warp.reproject``) on 512 x 512 blocks of a lattice
+      anchored at the output grid's origin, so values do not depend on ``chunks``; GDAL's
+      approximate transformer places source positions within 0.125 source pixel.  Same grid
+      (same CRS and pixel size, whole-pixel offset): plain windowed reads, no warp.
+    - **I/O at call time**: none, except the header of assets whose items lack ``proj:shape``
+      / ``proj:transform`` (one per such asset) or, when no item states it, one header per
+      band for dtype/nodata.  Each chunk task reads only the windows it needs, retries
+      transient (network) errors, and raises :class:`~eo.errors.AssetReadError` naming
+      item and asset for a missing or unreadable file.
+
+    Examples
+    --------
+    >>> ds = eo.load(items, bands=["red", "nir", "qa"], resolution=30)  # doctest: +SKIP
+    >>> ds.red.attrs["state"], ds.red.dtype  # doctest: +SKIP
+    ('dn', dtype('uint16'))
+    """
+    band_list = [bands] if isinstance(bands, str) else (list(bands) if bands is not None else None)
+    try:
+        parsed, (profile, product) = _parse_all(items, band_list, sensor)
+    except UnknownSensorError as err:
+        raise UnknownSensorError(f"{err} (or pass sensor='sensor:product' to eo.load)") from None
+    variables = _variables(band_list, parsed, profile, product)
+    groups = group_items(parsed, groupby)
+    plans = [_plan_band(var, band, groups, product, resampling) for var, band in variables]
+
+    grids = [src.geobox for plan in plans for g in plan.sources for src in g if src.geobox is not None]
+    from eo.grid.output import output_geobox
+
+    out = output_geobox(grids, crs=crs, resolution=resolution, bbox=bbox, geobox=geobox)
+    chunk_sizes = normalise_chunks(chunks, len(groups), (int(out.shape[0]), int(out.shape[1])))
+    arrays = {plan.var: band_array(plan, out, chunk_sizes) for plan in plans}
+    return assemble(arrays, plans, out, groups, profile, product)

@@ -1,0 +1,184 @@
+"""Pure decisions of a load: chunking, dtype, nodata, resampling, which sources feed which chunk.
+
+Nothing here reads files.  Header facts the items do not state come in as
+:class:`~eo.loading.read.Header` records read beforehand (see :mod:`eo.loading.loader`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from odc.geo.geobox import GeoBox
+
+from eo.catalog.records import AssetRecord, ParsedItem
+from eo.errors import InputError, MetadataWarning, UnknownMethodError
+from eo.loading.read import RESAMPLING, Header, Source
+from eo.sensors.model import Band, Product
+
+#: Default chunk sizes: one time slice, 2048 x 2048 pixels (8 MiB of uint16; a multiple of 512
+#: and 1024, the usual COG tile sizes, so chunk edges fall on tile edges of aligned sources).
+DEFAULT_CHUNKS: dict[str, int] = {"time": 1, "y": 2048, "x": 2048}
+#: Output pixels added around a source's footprint when deciding which chunks it touches
+#: (resampling kernels reach past the footprint).
+FOOTPRINT_PAD = 2
+
+
+class MixedSensorsError(InputError):
+    """Items of different sensors or products were passed to one load."""
+
+
+@dataclass(frozen=True)
+class BandPlan:
+    """How one output variable is loaded."""
+
+    var: str
+    band: Band
+    dtype: np.dtype
+    nodata: float | None
+    """Output nodata (attr); ``None`` when unknown (attr absent, fill 0)."""
+    fill: float
+    """Value of output pixels no source covers."""
+    resampling: str
+    sources: tuple[tuple[Source, ...], ...]
+    """Per time slice, the sources in mosaic order."""
+
+
+def normalise_chunks(chunks: Any, n_time: int, shape: tuple[int, int]) -> tuple[int, int, int]:
+    """``(time, y, x)`` chunk sizes from ``None`` (defaults), an int (y and x), ``-1`` or a dict.
+
+    ``-1`` (alone or as a dict value) means the whole extent of that dimension.
+    """
+    full = {"time": max(n_time, 1), "y": shape[0], "x": shape[1]}
+    if chunks is None:
+        spec: dict[str, Any] = dict(DEFAULT_CHUNKS)
+    elif isinstance(chunks, bool):
+        raise InputError(f"chunks={chunks!r}: expected None, an int, -1 or a dict like {DEFAULT_CHUNKS}")
+    elif isinstance(chunks, int):
+        spec = dict(full) if chunks == -1 else {"time": 1, "y": chunks, "x": chunks}
+    elif isinstance(chunks, Mapping):
+        unknown = set(chunks) - set(full)
+        if unknown:
+            raise InputError(f"chunks has unknown dimensions {sorted(unknown)}; use 'time', 'y', 'x'")
+        spec = {**DEFAULT_CHUNKS, **chunks}
+    else:
+        raise InputError(f"chunks={chunks!r}: expected None, an int, -1 or a dict like {DEFAULT_CHUNKS}")
+    out = []
+    for dim in ("time", "y", "x"):
+        value = spec[dim]
+        if value is None or value == -1:
+            value = full[dim]
+        if not isinstance(value, int | np.integer) or value <= 0:
+            raise InputError(f"chunks[{dim!r}]={value!r}: expected a positive int or -1")
+        out.append(min(int(value), full[dim]))
+    return out[0], out[1], out[2]
+
+
+def resampling_for(band: Band, var: str, resampling: str | Mapping[str, str]) -> str:
+    """Resampling of one variable: nearest for qa/class bands always, else the user's choice."""
+    name = resampling.get(var, "nearest") if isinstance(resampling, Mapping) else resampling
+    if name not in RESAMPLING:
+        raise UnknownMethodError(f"resampling {name!r} is not known; use one of {sorted(RESAMPLING)}")
+    return "nearest" if band.kind in ("qa", "class") else name
+
+
+def source_of(item: ParsedItem, rec: AssetRecord, product: Product, header: Header | None) -> Source:
+    """Build the :class:`Source` of one asset: nodata from the item, else the product default."""
+    nodata = rec.nodata if rec.nodata is not None else product.nodata
+    geobox = rec.geobox if rec.geobox is not None else (header.geobox if header else None)
+    return Source(item.id, rec.key, rec.href, rec.band_index, geobox, nodata)
+
+
+def decide_dtype(records: Sequence[AssetRecord], header: Header | None) -> np.dtype:
+    """Output dtype: the (common) dtype the items state, else the file header's."""
+    stated = [np.dtype(r.dtype) for r in records if r.dtype]
+    if stated:
+        return np.result_type(*stated)
+    if header is None:
+        raise AssertionError("a header must be probed when no item states the dtype")
+    return np.dtype(header.dtype)
+
+
+def decide_nodata(
+    var: str, records: Sequence[AssetRecord], product: Product, header: Header | None, dtype: np.dtype
+) -> tuple[float | None, float]:
+    """``(nodata attr, fill)``: raster:bands, else the product default, else the file's nodata.
+
+    When none is known the attr is ``None`` (absent), the fill is 0 and a
+    :class:`MetadataWarning` says so.
+    """
+    nodata = next((r.nodata for r in records if r.nodata is not None), None)
+    if nodata is None:
+        nodata = product.nodata
+    if nodata is None and header is not None:
+        nodata = header.nodata
+    if (
+        nodata is not None
+        and dtype.kind in "iu"
+        and not (float(nodata).is_integer() and _in_range(nodata, dtype))
+    ):
+        warnings.warn(
+            f"band {var!r}: nodata {nodata!r} cannot be stored as {dtype}; treating nodata as unknown",
+            MetadataWarning,
+            stacklevel=3,
+        )
+        nodata = None
+    if nodata is None:
+        warnings.warn(
+            f"band {var!r}: no nodata value is known (no raster:bands nodata, no product default, "
+            "none in the "
+            "file); pixels outside every scene are 0 and the 'nodata' attr is absent",
+            MetadataWarning,
+            stacklevel=3,
+        )
+        return None, 0
+    return float(nodata), float(nodata)
+
+
+def _in_range(value: float, dtype: np.dtype) -> bool:
+    info = np.iinfo(dtype)
+    return bool(info.min <= value <= info.max)
+
+
+def chunk_ranges(size: int, chunk: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` of consecutive chunks along one dimension."""
+    return [(s, min(s + chunk, size)) for s in range(0, size, chunk)]
+
+
+def touched_chunks(source: GeoBox, out: GeoBox, chunks: tuple[int, int]) -> tuple[range, range]:
+    """Chunk rows and columns of ``out`` that ``source``'s footprint (padded) can reach."""
+    poly = source.extent if source.crs == out.crs else source.footprint(str(out.crs), npoints=32)
+    if poly.is_empty:
+        return range(0), range(0)
+    x0, y0, x1, y1 = out.project(poly).boundingbox.bbox
+    rows, cols = out.shape
+    r0 = max(math.floor(min(y0, y1)) - FOOTPRINT_PAD, 0)
+    r1 = min(math.ceil(max(y0, y1)) + FOOTPRINT_PAD, rows)
+    c0 = max(math.floor(x0) - FOOTPRINT_PAD, 0)
+    c1 = min(math.ceil(x1) + FOOTPRINT_PAD, cols)
+    if r0 >= r1 or c0 >= c1:
+        return range(0), range(0)
+    cy, cx = chunks
+    return range(r0 // cy, (r1 - 1) // cy + 1), range(c0 // cx, (c1 - 1) // cx + 1)
+
+
+def chunk_sources(
+    sources: Sequence[tuple[Source, ...]], out: GeoBox, chunks: tuple[int, int]
+) -> dict[tuple[int, int, int], tuple[Source, ...]]:
+    """``(slice, chunk row, chunk col) -> sources`` in mosaic order; chunks no source reaches are absent."""
+    found: dict[tuple[int, int, int], list[Source]] = {}
+    reach: dict[GeoBox, tuple[range, range]] = {}
+    for t, group in enumerate(sources):
+        for src in group:
+            assert src.geobox is not None
+            if src.geobox not in reach:
+                reach[src.geobox] = touched_chunks(src.geobox, out, chunks)
+            rows, cols = reach[src.geobox]
+            for iy in rows:
+                for ix in cols:
+                    found.setdefault((t, iy, ix), []).append(src)
+    return {k: tuple(v) for k, v in found.items()}
