@@ -1,0 +1,172 @@
+"""``python -m benchmarks generate|run``: the benchmark command line (see README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import data, report
+from benchmarks.compare import agreement
+from benchmarks.runner import VARIANTS, import_error, run_workload
+from benchmarks.workloads import WORKLOADS
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    for name in ("generate", "run"):
+        s = sub.add_parser(name)
+        s.add_argument("--size", type=int, default=5490, help="side in 10 m pixels (default 5490)")
+        s.add_argument("--dates", type=int, default=6, help="number of acquisitions (default 6)")
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--data-dir", type=Path, default=data.DATA_DIR)
+    g = sub.choices["generate"]
+    g.add_argument("--force", action="store_true", help="regenerate even if cached")
+    r = sub.choices["run"]
+    r.add_argument("--repeat", type=int, default=3, help="rounds; workloads alternate within a round")
+    r.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated subset of {[*WORKLOADS, *VARIANTS]}",
+    )
+    r.add_argument("--scaling", action="store_true", help="also run at 2 x dates; report time and RSS ratios")
+    r.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also run eo on a LocalCluster of 2 single-thread worker processes (eo_api_cluster)",
+    )
+    r.add_argument("--no-check", action="store_true", help="skip the output agreement check")
+    r.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    r.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    return p
+
+
+def _rounds(
+    names: list[str], catalog: Path, outdir: Path, repeat: int, timeout: float, label: str
+) -> list[dict[str, Any]]:
+    runs = []
+    for k in range(repeat):
+        for name in names:
+            run = run_workload(name, catalog, outdir / f"{name}.tif", timeout)
+            status = f"{run.wall_s:7.2f} s {run.peak_rss_mb:7.0f} MiB" if run.ok else f"FAILED: {run.error}"
+            print(f"[{label} round {k + 1}/{repeat}] {name:<16}{status}", flush=True)
+            runs.append(run.as_dict())
+    return runs
+
+
+def _check(names: list[str], outdir: Path) -> dict[str, Any]:
+    present = [n for n in names if (outdir / f"{n}.tif").exists()]
+    if len(present) < 2:
+        return {"reference": present[0] if present else None, "results": {}, "ok": bool(present)}
+    ref = "floor" if "floor" in present else present[0]
+    res = {n: agreement(outdir / f"{ref}.tif", outdir / f"{n}.tif") for n in present if n != ref}
+    return {"reference": ref, "results": res, "ok": all(r["ok"] for r in res.values())}
+
+
+def _runnable(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    skipped = {}
+    for n in names:
+        why = import_error(n)
+        if why:
+            skipped[n] = why
+            print(f"skipping {n}: its import fails ({why})", flush=True)
+    return [n for n in names if n not in skipped], skipped
+
+
+def _session(
+    args: argparse.Namespace, names: list[str], dates: int, outdir: Path, label: str
+) -> dict[str, Any]:
+    catalog = data.ensure_dataset(args.size, dates, args.seed, args.data_dir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    runs = _rounds(names, catalog, outdir, args.repeat, args.timeout, label)
+    summary = report.summarise(runs, args.size, dates)
+    return {
+        "dates": dates,
+        "catalog": str(catalog),
+        "runs": runs,
+        "summary": summary,
+        "agreement": None if args.no_check else _check(names, outdir),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    if args.cluster and "eo_api_cluster" not in names:
+        names.append("eo_api_cluster")
+    names, skipped = _runnable(names)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = args.results_dir / f"{stamp}-{args.size}px-{args.dates}d"
+    result: dict[str, Any] = {
+        "config": {
+            "size": args.size,
+            "dates": args.dates,
+            "seed": args.seed,
+            "repeat": args.repeat,
+            "workloads": names,
+            "skipped": skipped,
+            "pid": os.getpid(),
+        },
+        "machine": report.machine(),
+        "note": "whole-process wall time (imports and the COG write included); the machine may be shared, "
+        "see machine.loadavg_start/loadavg_end",
+    }
+    main = _session(args, names, args.dates, base / "outputs", "main")
+    result |= {k: main[k] for k in ("runs", "summary", "agreement")}
+    result["ratios"] = report.ratios(main["summary"])
+    s = main["summary"]
+    if "eo_api_cluster" in s and s["eo_api_cluster"].get("ok") and s.get("eo_api", {}).get("ok"):
+        result["cluster_vs_threaded"] = {
+            "time": round(s["eo_api_cluster"]["median_wall_s"] / s["eo_api"]["median_wall_s"], 3),
+            "rss": round(s["eo_api_cluster"]["peak_rss_mb"] / s["eo_api"]["peak_rss_mb"], 3),
+        }
+    print(report.table(s))
+    for k, v in result["ratios"].items():
+        if v is not None:
+            print(f"{k:<22}{v:>8.2f}")
+    if args.scaling:
+        big = _session(args, names, 2 * args.dates, base / f"outputs-{2 * args.dates}d", "scaling")
+        ratios = {}
+        for n, b in big["summary"].items():
+            a = s.get(n, {})
+            if a.get("ok") and b.get("ok"):
+                ratios[n] = {
+                    "time": round(b["median_wall_s"] / a["median_wall_s"], 3),
+                    "rss": round(b["peak_rss_mb"] / a["peak_rss_mb"], 3),
+                }
+        result["scaling"] = {
+            "dates": [args.dates, 2 * args.dates],
+            "summary": big["summary"],
+            "runs": big["runs"],
+            "ratios": ratios,
+            "agreement": big["agreement"],
+        }
+        print(f"scaling {args.dates} -> {2 * args.dates} dates (time ratio, RSS ratio):")
+        for n, r in ratios.items():
+            print(f"  {n:<16}{r['time']:>7.2f}{r['rss']:>7.2f}")
+    result["machine"]["loadavg_end"] = list(os.getloadavg())
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    report.write_json(base.with_suffix(".json"), result)
+    if any(v["ok"] for v in s.values()):
+        report.chart(base.with_suffix(".png"), result)
+    agree = [main["agreement"], result.get("scaling", {}).get("agreement")]
+    for a in filter(None, agree):
+        for n, r in a["results"].items():
+            verdict = "agrees" if r["ok"] else "DISAGREES"
+            print(f"{n} {verdict} with {a['reference']}: {r}")
+    print(f"results: {base.with_suffix('.json')}")
+    ok_runs = any(v["ok"] for v in s.values())
+    return 0 if ok_runs and all(a["ok"] for a in filter(None, agree)) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "generate":
+        path = data.ensure_dataset(args.size, args.dates, args.seed, args.data_dir, force=args.force)
+        print(path)
+        return 0
+    return run(args)

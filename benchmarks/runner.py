@@ -1,0 +1,103 @@
+"""Run one workload in a fresh Python process; measure whole-process wall time and peak memory."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.workloads import WORKLOADS
+
+#: Pseudo-workloads: name -> (real workload, extra arguments).
+VARIANTS = {"eo_api_cluster": ("eo_api", ["--cluster"])}
+
+
+@dataclass
+class Run:
+    workload: str
+    ok: bool
+    wall_s: float
+    peak_rss_mb: float  # max(maxrss_mb, tree_rss_mb)
+    maxrss_mb: float  # ru_maxrss of the child from wait4 (its largest single process)
+    tree_rss_mb: float  # peak of the sampled RSS sum over the process tree (LocalCluster workers included)
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _sample_tree(pid: int, stop: threading.Event, peak: list[float], interval: float = 0.05) -> None:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        while not stop.is_set():
+            total = 0
+            for p in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += p.memory_info().rss
+            peak[0] = max(peak[0], total / 2**20)
+            stop.wait(interval)
+    except psutil.Error:
+        return
+
+
+def module_for(workload: str) -> tuple[str, list[str]]:
+    base, extra = VARIANTS.get(workload, (workload, []))
+    if base not in WORKLOADS:
+        raise KeyError(f"unknown workload {workload!r}; expected one of {[*WORKLOADS, *VARIANTS]}")
+    return WORKLOADS[base], extra
+
+
+def import_error(workload: str) -> str | None:
+    """Why the workload's module cannot be imported (checked in a subprocess), or None."""
+    module, _ = module_for(workload)
+    root = Path(__file__).resolve().parent.parent
+    code = f"import importlib; importlib.import_module({module!r})"
+    res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    if res.returncode == 0:
+        return None
+    lines = res.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit code {res.returncode}"
+
+
+def run_workload(workload: str, catalog: Path, out: Path, timeout: float = 3600.0) -> Run:
+    """Run ``python -m <workload module> catalog out`` and measure it (imports and the write included)."""
+    module, extra = module_for(workload)
+    out.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    root = Path(__file__).resolve().parent.parent
+    stop, peak = threading.Event(), [0.0]
+    with tempfile.TemporaryFile("w+") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, str(catalog), str(out), *extra],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        sampler = threading.Thread(target=_sample_tree, args=(proc.pid, stop, peak), daemon=True)
+        sampler.start()
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        _, status, usage = os.wait4(proc.pid, 0)  # rusage of this child alone
+        wall = time.perf_counter() - t0
+        killer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        stop.set()
+        sampler.join()
+        log.seek(0)
+        output = log.read()
+    maxrss = usage.ru_maxrss / 1024.0  # KiB on Linux
+    ok = proc.returncode == 0 and out.exists()
+    error = "" if ok else (output.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+    return Run(workload, ok, wall, max(maxrss, peak[0]), maxrss, peak[0], error)
