@@ -74,5 +74,9 @@ def test_every_error_derives_from_eoerror_and_a_builtin() -> None:
                 assert issubclass(obj, errors.EOWarning)
                 continue
             assert issubclass(obj, errors.EOError), name
-            builtins = [b for b in obj.__mro__ if b.__module__ == "builtins" and b not in (Exception, BaseException, object)]
+            builtins = [
+                b
+                for b in obj.__mro__
+                if b.__module__ == "builtins" and b not in (Exception, BaseException, object)
+            ]
             assert obj is errors.EOError or builtins, f"{name} derives from no specific built-in"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import multiprocessing as mp
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def test_periods_partition_the_interval(start: dt.date, days: int, how: str) -> 
     end = start + dt.timedelta(days=days)
     ps = periods(start, end, how)
     assert ps[0].start == start and ps[-1].end == end
-    for a, b in zip(ps, ps[1:]):
+    for a, b in itertools.pairwise(ps):
         assert b.start == a.end + dt.timedelta(days=1)
     assert len({p.label for p in ps}) == len(ps)
 

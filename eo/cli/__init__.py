@@ -49,7 +49,15 @@ def main(ctx: click.Context, verbose: int, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     level = logging.DEBUG if (verbose >= 2 or debug) else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Dask's own INFO chatter (scheduler/nanny start and stop) only at -vv; distributed reads
+    # this setting when it is first imported, which happens later, inside the commands.
+    import dask
+
+    quiet = "debug" if verbose >= 2 else "warning"
+    dask.config.set({"logging": {"distributed": quiet, "bokeh": "error", "tornado": "error"}})
 
 
 def _register() -> None:

@@ -11,7 +11,9 @@ from eo.pipeline import load_spec, run
 
 @click.command("run")
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Output directory (overrides outputs.dir).")
+@click.option(
+    "--out", "out", type=click.Path(file_okay=False), help="Output directory (overrides outputs.dir)."
+)
 @click.option(
     "--cluster",
     help="Dask scheduler address (tcp://host:port), or 'threads' for this process only. "

@@ -53,10 +53,13 @@ class TileGrid:
     def __post_init__(self) -> None:
         if self.resolution <= 0 or self.tile_size <= 0:
             raise InvalidGridError(
-                f"tile grid needs resolution > 0 and tile_size > 0, found {self.resolution} and {self.tile_size}"
+                "tile grid needs resolution > 0 and tile_size > 0, "
+                f"found {self.resolution} and {self.tile_size}"
             )
         if self.crs.lower() != "utm" and CRS(self.crs).geographic:
-            raise InvalidGridError(f"tile grids need a projected CRS (metres), found {self.crs}; use e.g. 'utm'")
+            raise InvalidGridError(
+                f"tile grids need a projected CRS (metres), found {self.crs}; use e.g. 'utm'"
+            )
 
     def for_area(self, area: Geometry) -> TileGrid:
         """This grid with ``crs="utm"`` resolved to the UTM zone of ``area``'s centroid."""

@@ -67,6 +67,8 @@ TIME_COORDS: dict[str, tuple[str, Callable[[ParsedItem], Any]]] = {
         ),
     ),
     "boa_offset_applied": ("float64", lambda it: _boa(it.properties)),
+    # why the time coordinate is what it is ("unknown: ..." when the acquisition date is not known)
+    "datetime_source": ("str", lambda it: str(it.properties.get("eotk:datetime_source") or "")),
 }
 
 

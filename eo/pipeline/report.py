@@ -88,7 +88,8 @@ def render_html(report: RunReport) -> str:
         img = f'<img src="{e(ql)}" height="64">' if ql else ""
         rows.append(
             f"<tr class='{r.status}'><td>{e(r.tile)}</td><td>{e(r.period)}</td><td>{r.status}</td>"
-            f"<td>{len(r.inputs)}</td><td>{vf}</td><td>{e(secs)}</td><td>{img}</td><td>{e(r.error or '')}</td></tr>"
+            f"<td>{len(r.inputs)}</td><td>{vf}</td><td>{e(secs)}</td><td>{img}</td>"
+            f"<td>{e(r.error or '')}</td></tr>"
         )
     counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
@@ -97,8 +98,9 @@ def render_html(report: RunReport) -> str:
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px}}.failed{{background:#fdd}}.skipped{{color:#777}}</style></head>
 <body><h1>eo run: {e(report.pipeline)}</h1>
-<p>spec {e(report.spec_hash)} &middot; started {e(report.started)} &middot; finished {e(report.finished or "")}
-&middot; items found {report.items_found} &middot; exit code {report.exit_code}</p>
+<p>spec {e(report.spec_hash)} &middot; started {e(report.started)}
+&middot; finished {e(report.finished or "")} &middot; items found {report.items_found}
+&middot; exit code {report.exit_code}</p>
 <p>{e(counts)}</p><p>stages: {e(stages)}</p>
 <table><tr><th>tile</th><th>period</th><th>status</th><th>inputs</th><th>valid pixels</th>
 <th>time</th><th>quicklook</th><th>error</th></tr>

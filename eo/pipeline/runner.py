@@ -15,6 +15,8 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,9 @@ def _area(spec: PipelineSpec) -> Geometry | None:
     if "bbox" in area:
         w, s, e, n = area["bbox"]
         if not (w < e and s < n):
-            raise InputError(f"{spec.source}: area.bbox must be W,S,E,N with W<E and S<N, found {area['bbox']}")
+            raise InputError(
+                f"{spec.source}: area.bbox must be W,S,E,N with W<E and S<N, found {area['bbox']}"
+            )
         return geom_box(w, s, e, n, "EPSG:4326")
     if "file" in area:
         from odc.geo.geom import Geometry as G
@@ -60,7 +64,9 @@ def _area(spec: PipelineSpec) -> Geometry | None:
         try:
             gj = json.loads(Path(area["file"]).read_text())
         except (OSError, ValueError) as err:
-            raise InputError(f"{spec.source}: area.file {area['file']}: cannot read GeoJSON ({err})") from None
+            raise InputError(
+                f"{spec.source}: area.file {area['file']}: cannot read GeoJSON ({err})"
+            ) from None
         feats = gj.get("features", [gj]) if gj.get("type") == "FeatureCollection" else [gj]
         geoms = [G(f.get("geometry", f), "EPSG:4326") for f in feats]
         return unary_union(geoms)
@@ -70,7 +76,9 @@ def _area(spec: PipelineSpec) -> Geometry | None:
 def _tiles(spec: PipelineSpec, area: Geometry | None) -> tuple[TileGrid, list[tuple[str, GeoBox]]]:
     g = spec.grid
     origin = tuple(g.get("origin", (0.0, 0.0)))
-    grid = TileGrid(g.get("crs", "utm"), float(g.get("resolution", 10)), int(g.get("tile_size", 1024)), origin)  # type: ignore[arg-type]
+    grid = TileGrid(
+        g.get("crs", "utm"), float(g.get("resolution", 10)), int(g.get("tile_size", 1024)), origin
+    )  # type: ignore[arg-type]
     if area is None:
         if grid.crs.lower() == "utm":
             raise InputError(f"{spec.source}: area.tiles needs grid.crs set to a projected CRS, not 'utm'")
@@ -86,7 +94,8 @@ def _item_time(item: pystac.Item) -> Any:
 def _footprint(item: pystac.Item) -> Geometry:
     if item.geometry:
         return Geometry(item.geometry, "EPSG:4326")
-    return geom_box(*item.bbox, "EPSG:4326")  # type: ignore[misc]
+    w, s, e, n = item.bbox or (-180.0, -90.0, 180.0, 90.0)
+    return geom_box(w, s, e, n, "EPSG:4326")
 
 
 @contextmanager
@@ -120,7 +129,12 @@ def _client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
     cores = os.cpu_count() or 1
     n_workers = int(spec.cluster.get("n_workers", cores))
     threads = int(spec.cluster.get("threads_per_worker", max(1, cores // n_workers)))
-    kwargs: dict[str, Any] = {"n_workers": n_workers, "threads_per_worker": threads, "dashboard_address": ":0"}
+    kwargs: dict[str, Any] = {
+        "n_workers": n_workers,
+        "threads_per_worker": threads,
+        "dashboard_address": ":0",
+    }
+    kwargs["silence_logs"] = max(logging.WARNING, logging.getLogger("eo").getEffectiveLevel())
     kwargs["processes"] = bool(spec.cluster.get("processes", True))
     if "memory_limit" in spec.cluster:
         kwargs["memory_limit"] = spec.cluster["memory_limit"]
@@ -138,10 +152,14 @@ def _variables(spec: PipelineSpec, items: Sequence[pystac.Item], geobox: GeoBox)
     keep = [v for v in refl.data_vars if refl[v].attrs.get("kind", "measurement") == "measurement"]
     out = refl[keep]
     if spec.indices:
-        out = xr.merge([eo.indices(refl, list(spec.indices)), out], compat="override", combine_attrs="override")
+        out = xr.merge(
+            [eo.indices(refl, list(spec.indices)), out], compat="override", combine_attrs="override"
+        )
     if spec.mask is not None:
         m = dict(spec.mask)
-        bad = eo.mask(ds, **({"classes": tuple(m["classes"])} if "classes" in m else {}), dilate=m.get("dilate"))
+        bad = eo.mask(
+            ds, **({"classes": tuple(m["classes"])} if "classes" in m else {}), dilate=m.get("dilate")
+        )
         out = out.where(~bad)
     return out
 
@@ -163,13 +181,17 @@ def _process(
     secs: dict[str, float] = {}
     t0 = time.perf_counter()
     variables = _variables(spec, items, gbox)
-    comp = eo.composite(variables, method=spec.composite.get("method", "median"), **spec.composite.get("params", {}))
+    comp = eo.composite(
+        variables, method=spec.composite.get("method", "median"), **spec.composite.get("params", {})
+    )
     if isinstance(comp, xr.DataArray):
         comp = comp.to_dataset(name=str(comp.name or "value"))
     wanted = _wanted(spec, variables)
     missing = [v for v in wanted if v not in comp.data_vars]
     if missing:
-        raise InputError(f"outputs.variables {missing} are not produced; the composite has {list(comp.data_vars)}")
+        raise InputError(
+            f"outputs.variables {missing} are not produced; the composite has {list(comp.data_vars)}"
+        )
     secs["plan"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     comp = comp[wanted].persist()  # tile-sized, so bounded; computed once for every output file
@@ -237,7 +259,10 @@ def run(
         t0 = time.perf_counter()
         area = _area(spec)
         grid, tiles = _tiles(spec, area)
-        search_area = area or unary_union([g.extent.to_crs("EPSG:4326") for _, g in tiles])
+        search_area = (
+            area if area is not None else unary_union([g.extent.to_crs("EPSG:4326") for _, g in tiles])
+        )
+        assert search_area is not None
         items = list(
             eo.search(
                 spec.catalog,
@@ -250,26 +275,45 @@ def run(
         )
         report.items_found = len(items)
         report.seconds["search"] = time.perf_counter() - t0
-        say(f"{len(items)} items, {len(tiles)} tiles of grid {grid.crs} {grid.resolution:g} m, spec {spec.spec_hash}")
+        say(
+            f"{len(items)} items, {len(tiles)} tiles of grid {grid.crs} {grid.resolution:g} m, "
+            f"spec {spec.spec_hash}"
+        )
         if not items:
             raise NoDataError(
-                f"no items in {spec.catalog} for {list(spec.collections)} between {spec.start} and {spec.end} "
+                f"no items in {spec.catalog} for {list(spec.collections)} "
+                f"between {spec.start} and {spec.end} "
                 "over the area; widen the period or area, or check the collections"
             )
         footprints = {it.id: _footprint(it) for it in items}
+        todo: list[_Job] = []
+        for period in periods(spec.start, spec.end, spec.bin):
+            p_items = [it for it in items if period.contains(_item_time(it))]
+            for tile, gbox in tiles:
+                extent = gbox.extent.to_crs("EPSG:4326")
+                job = _Job(tile, gbox, period, [it for it in p_items if footprints[it.id].intersects(extent)])
+                if not job.items:
+                    report.results.append(TileResult(tile, period.label, "empty"))
+                elif store.is_current(tile, period.label, job.digest(spec.spec_hash)):
+                    report.results.append(TileResult(tile, period.label, "skipped", inputs=job.ids))
+                    say(f"{tile} {period.label}: unchanged")
+                else:
+                    todo.append(job)
+        report.seconds["plan"] = time.perf_counter() - t0 - report.seconds["search"]
         new_items: list[pystac.Item] = []
-        with _client(spec, cluster) as client:
-            if client is not None:
-                report.dashboard = client.dashboard_link
-                say(f"dask dashboard: {client.dashboard_link}")
-            for period in periods(spec.start, spec.end, spec.bin):
-                p_items = [it for it in items if period.contains(_item_time(it))]
-                for tile, gbox in tiles:
-                    extent = gbox.extent.to_crs("EPSG:4326")
-                    t_items = [it for it in p_items if footprints[it.id].intersects(extent)]
-                    res = _run_tile(spec, store, tile, gbox, period, t_items, new_items)
+        if todo:  # start (or connect to) a cluster only when there is work
+            with _client(spec, cluster) as client:
+                if client is not None:
+                    report.dashboard = client.dashboard_link
+                    say(f"dask dashboard: {client.dashboard_link}")
+                for n, job in enumerate(todo, 1):
+                    res = _execute(spec, store, job, new_items)
                     report.results.append(res)
-                    say(f"{tile} {period.label}: {res.status}" + (f" ({res.error})" if res.error else ""))
+                    took = sum(res.seconds.values())
+                    say(
+                        f"[{n}/{len(todo)}] {job.tile} {job.period.label}: {res.status} in {took:.1f} s"
+                        + (f" ({res.error})" if res.error else "")
+                    )
         if new_items:
             from eo.io.stac import write_catalog
 
@@ -279,31 +323,40 @@ def run(
     return report
 
 
-def _run_tile(
-    spec: PipelineSpec,
-    store: StateStore,
-    tile: str,
-    gbox: GeoBox,
-    period: Period,
-    items: Sequence[pystac.Item],
-    new_items: list[pystac.Item],
-) -> TileResult:
-    if not items:
-        return TileResult(tile, period.label, "empty")
-    inputs = [item_fingerprint(i) for i in items]
-    digest = fingerprint(spec.spec_hash, inputs)
-    ids = [i["id"] for i in inputs]
-    if store.is_current(tile, period.label, digest):
-        return TileResult(tile, period.label, "skipped", inputs=ids)
+@dataclass
+class _Job:
+    """One (tile, period) with its input items."""
+
+    tile: str
+    gbox: GeoBox
+    period: Period
+    items: list[pystac.Item]
+
+    @cached_property
+    def inputs(self) -> list[dict[str, str]]:
+        return [item_fingerprint(i) for i in self.items]
+
+    @property
+    def ids(self) -> list[str]:
+        return [i["id"] for i in self.inputs]
+
+    def digest(self, spec_hash: str) -> str:
+        return fingerprint(spec_hash, self.inputs)
+
+
+def _execute(spec: PipelineSpec, store: StateStore, job: _Job, new_items: list[pystac.Item]) -> TileResult:
+    tile, label = job.tile, job.period.label
     try:
-        paths, valid, secs, item = _process(spec, items, tile, gbox, period, spec.out_dir)
+        paths, valid, secs, item = _process(spec, job.items, tile, job.gbox, job.period, spec.out_dir)
     except EOError as err:
-        log.warning("tile %s %s failed: %s", tile, period.label, err)
-        return TileResult(tile, period.label, "failed", inputs=ids, error=str(err))
+        log.warning("tile %s %s failed: %s", tile, label, err)
+        return TileResult(tile, label, "failed", inputs=job.ids, error=str(err))
     except Exception as err:  # one tile's failure must not lose the others; the report says why
-        log.exception("tile %s %s failed", tile, period.label)
-        return TileResult(tile, period.label, "failed", inputs=ids, error=f"{type(err).__name__}: {err}")
-    store.record(tile, period.label, digest, inputs=inputs, files=paths, spec_hash=spec.spec_hash)
+        log.exception("tile %s %s failed", tile, label)
+        return TileResult(tile, label, "failed", inputs=job.ids, error=f"{type(err).__name__}: {err}")
+    store.record(
+        tile, label, job.digest(spec.spec_hash), inputs=job.inputs, files=paths, spec_hash=spec.spec_hash
+    )
     new_items.append(item)
     rel = [str(p.relative_to(spec.out_dir)) for p in paths]
-    return TileResult(tile, period.label, "done", inputs=ids, files=rel, valid_fraction=valid, seconds=secs)
+    return TileResult(tile, label, "done", inputs=job.ids, files=rel, valid_fraction=valid, seconds=secs)

@@ -79,7 +79,9 @@ def _line_map(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ..
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             lines[(*path, key.value)] = key.start_mark.line + 1
-            lines.update({p: n for p, n in _line_map(value, (*path, key.value)).items() if p != (*path, key.value)})
+            lines.update(
+                {p: n for p, n in _line_map(value, (*path, key.value)).items() if p != (*path, key.value)}
+            )
     elif isinstance(node, yaml.SequenceNode):
         for i, value in enumerate(node.value):
             lines.update(_line_map(value, (*path, i)))
@@ -100,10 +102,14 @@ def _date(value: Any, key: str, source: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise PipelineSpecError(f"{source}: period.{key}: expected an ISO date like 2025-06-01, found {value!r}") from None
+        raise PipelineSpecError(
+            f"{source}: period.{key}: expected an ISO date like 2025-06-01, found {value!r}"
+        ) from None
 
 
-def parse_spec(data: Mapping[str, Any], *, source: str = "<dict>", lines: Mapping[tuple[Any, ...], int] | None = None) -> PipelineSpec:
+def parse_spec(
+    data: Mapping[str, Any], *, source: str = "<dict>", lines: Mapping[tuple[Any, ...], int] | None = None
+) -> PipelineSpec:
     """Validate a spec given as a mapping and return it typed (raises PipelineSpecError)."""
     data = json.loads(json.dumps(data, default=str))  # YAML dates -> ISO strings
     validator = jsonschema.Draft202012Validator(schema())

@@ -37,7 +37,10 @@ def item_fingerprint(item: pystac.Item) -> dict[str, str]:
     stamp = props.get("updated") or props.get("created")
     if not stamp:
         content = {"p": props, "a": sorted((k, a.href) for k, a in item.assets.items())}
-        stamp = "sha256:" + hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        stamp = (
+            "sha256:"
+            + hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        )
     return {"id": item.id, "updated": str(stamp)}
 
 
@@ -118,11 +121,15 @@ class RunLock:
                 "wait for it to finish or use another --out"
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}".encode())
+        os.write(
+            fd, f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}".encode()
+        )
         self._fd = fd
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._fd is not None:
             os.ftruncate(self._fd, 0)
             fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -39,6 +39,13 @@ UNKNOWN_DATETIME_SOURCES = frozenset(
 
 _DATETIME_SOURCE_NAMES = ("datetime_source", "eotk:datetime_source")
 
+
+def _marks_unknown(source: str) -> bool:
+    """True if a datetime source says the date is unknown (``"unknown"`` or ``"unknown: why..."``)."""
+    head = source.strip().lower().split(":", 1)[0].strip()
+    return head in UNKNOWN_DATETIME_SOURCES
+
+
 SunElevationArg = float | Sequence[float] | npt.ArrayLike | None
 
 
@@ -79,7 +86,7 @@ class SunGeometry:
     @cached_property
     def time_known(self) -> np.ndarray:
         """Boolean per slice: the time coordinate is the acquisition time."""
-        marked = np.array([s.strip().lower() in UNKNOWN_DATETIME_SOURCES for s in self.datetime_sources])
+        marked = np.array([_marks_unknown(s) for s in self.datetime_sources])
         return ~np.isnat(self.times) & ~marked
 
     @cached_property
@@ -145,7 +152,7 @@ class SunGeometry:
         when = str(self.times[i])[:19]
         if not self.time_known[i]:
             src = self.datetime_sources[i] or "NaT"
-            return f"time slice {i} ({when}: acquisition date unknown, eotk:datetime_source={src!r})"
+            return f"time slice {i} ({when}: acquisition date unknown, eotk:datetime_source={str(src)!r})"
         return f"time slice {i} ({when}: the item gives no view:sun_elevation and the dataset has no geobox)"
 
     @cached_property

@@ -17,10 +17,23 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 #: Radiometric state of stored values, in processing order.
-RadiometricState = Literal["dn", "radiance", "toa_reflectance", "surface_reflectance", "brightness_temperature", "class"]
+RadiometricState = Literal[
+    "dn", "radiance", "toa_reflectance", "surface_reflectance", "brightness_temperature", "class"
+]
 
 #: Mask class names, the same across sensors (``eo.mask(ds, classes=...)``).
-MASK_CLASSES = ("nodata", "saturated", "cloud", "cloud_medium", "cloud_high", "shadow", "cirrus", "snow", "water", "clear")
+MASK_CLASSES = (
+    "nodata",
+    "saturated",
+    "cloud",
+    "cloud_medium",
+    "cloud_high",
+    "shadow",
+    "cirrus",
+    "snow",
+    "water",
+    "clear",
+)
 
 
 @dataclass(frozen=True)

@@ -260,6 +260,9 @@ def _evaluate(
         join="exact",
         keep_attrs="drop",
     )
+    # keep_attrs="drop" also strips coordinate attrs (spatial_ref's CRS): put the inputs' coords back
+    first = arrays[0]
+    out = out.assign_coords({c: first.coords[c] for c in out.coords if c in first.coords})
     band_coords = [f"{v}_{suffix}" for v in ds.data_vars for suffix in ("scale", "offset")]
     out = out.drop_vars([c for c in band_coords if c in out.coords])
     out.name = rec.short_name

@@ -26,7 +26,9 @@ def raise_if_dask_computes(max_computes: int = 0) -> Iterator[None]:
         nonlocal count
         count += 1
         if count > max_computes:
-            raise DaskComputeError(f"Too many dask computations: {count} > {max_computes} (this code must be lazy)")
+            raise DaskComputeError(
+                f"Too many dask computations: {count} > {max_computes} (this code must be lazy)"
+            )
         return dask.get(dsk, keys, **kwargs)
 
     with dask.config.set(scheduler=scheduler):
