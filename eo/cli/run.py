@@ -31,6 +31,6 @@ def command(spec: str, out: str | None, cluster: str | None) -> None:
         f"{parsed.name}: {c['done']} done, {c['skipped']} unchanged, {c['failed']} failed, {c['empty']} empty"
     )
     click.echo(f"outputs: {report.out_dir}")
-    click.echo(f"STAC: {report.out_dir}/collection.json")
+    click.echo(f"STAC: {report.out_dir}/catalog.json")
     click.echo(f"report: {report.out_dir}/report.html")
     sys.exit(report.exit_code)

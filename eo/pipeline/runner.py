@@ -164,6 +164,25 @@ def _variables(spec: PipelineSpec, items: Sequence[pystac.Item], geobox: GeoBox)
     return out
 
 
+def _write_root(out_dir: Path, spec: PipelineSpec) -> None:
+    """A root ``catalog.json`` over the output collection, so the outputs can be served and crawled."""
+    from eo.io.atomic import write_json
+
+    write_json(
+        out_dir / "catalog.json",
+        {
+            "type": "Catalog",
+            "stac_version": "1.1.0",
+            "id": f"{spec.name}-outputs",
+            "description": f"Outputs of the eo pipeline {spec.name!r}",
+            "links": [
+                {"rel": "root", "href": "./catalog.json", "type": "application/json"},
+                {"rel": "child", "href": "./collection.json", "type": "application/json"},
+            ],
+        },
+    )
+
+
 def _wanted(spec: PipelineSpec, variables: xr.Dataset) -> list[str]:
     """Variables to write: ``outputs.variables``, else the indices (or the bands) plus ``count``."""
     if spec.outputs.get("variables"):
@@ -317,7 +336,8 @@ def run(
         if new_items:
             from eo.io.stac import write_catalog
 
-            write_catalog(new_items, out_dir, spec.name)
+            write_catalog(new_items, out_dir, spec.name, description=spec.raw.get("description"))
+            _write_root(out_dir, spec)
         report.seconds["total"] = time.perf_counter() - t0
         report.write(out_dir)
     return report

@@ -24,8 +24,10 @@ import yaml
 
 from eo.errors import PipelineSpecError
 
-#: Parts of a spec that do not change output pixels (excluded from the hash).
-_NOT_HASHED = ("description", "outputs", "cluster", "name")
+#: Parts of a spec that do not change output pixels (excluded from the hash).  The catalogue
+#: is identified by the inputs themselves (item ids and ``updated`` times, see state.py), so a
+#: local server on another port, or a mirror, does not recompute everything.
+_NOT_HASHED = ("description", "outputs", "cluster", "name", "catalog")
 
 
 @cache
