@@ -120,7 +120,8 @@ def test_output_stac_validates_and_is_searchable(ndvi_run: tuple[Any, Path]) -> 
     # a small box around the centre of tile 32618_43_406 (x 440320..450560, y 4157440..4167680)
     lon, lat = point(445440, 4162560, "EPSG:32618").to_crs("EPSG:4326").coords[0]
     with serve(out) as server:
-        found = eo.search(server.url, collections=["ndvi"], bbox=(lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01))
+        bbox = (lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01)
+        found = eo.search(server.url, collections=["ndvi"], bbox=bbox)
     assert {i.id.rsplit("_", 2)[0] for i in found} == {"32618_43_406"}
 
 
