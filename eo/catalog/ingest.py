@@ -27,7 +27,8 @@ Top-level keys (``*`` = required)::
                      name* (profile band name), file* (in the scene directory), common_name,
                      center_wavelength, full_width_half_max (micrometres), gsd* (metres),
                      kind (measurement|qa|class), nodata, scale, offset, unit, title}
-    scenes*          list of {id*, path* (directory under data_root)}
+    scenes*          list of {id*, path* (directory under data_root), datetime (ISO 8601 UTC: this
+                     scene's acquisition time, overriding time.datetime)}
 
 Errors are :class:`IngestDescriptionError` naming the file and the bad key
 (``bands[2].gsd``).  Loading checks structure only; files are found at build time.
@@ -89,6 +90,8 @@ class SceneSpec:
 
     id: str
     path: str
+    datetime: str | None = None
+    """Acquisition time of this scene (overrides the description's ``time.datetime``)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ _SCHEMA = _obj(
         "properties": {"type": "object"},
         "unknown": {"type": "object", "additionalProperties": _STR},
         "bands": {"type": "array", "items": _BAND, "minItems": 1},
-        "scenes": {"type": "array", "minItems": 1, "items": _obj(["id", "path"], {"id": _KEY, "path": _STR})},
+        "scenes": {"type": "array", "minItems": 1, "items": _obj(["id", "path"], {"id": _KEY, "path": _STR, "datetime": _STR})},
     },
 )  # fmt: skip
 
@@ -210,6 +213,11 @@ def _check_time(src: Path, time: Mapping[str, Any]) -> None:
 
 def _check_semantics(src: Path, raw: Mapping[str, Any]) -> None:
     _check_time(src, raw["time"])
+    for i, scene in enumerate(raw["scenes"]):
+        try:
+            _check_time(src, {"datetime": scene.get("datetime", "2000-01-01T00:00:00Z")})
+        except IngestDescriptionError as err:
+            raise _fail(src, f"scenes[{i}].datetime", str(err).split(": ", 2)[-1]) from None
     for what in ("bands", "scenes"):
         ids = [b["key" if what == "bands" else "id"] for b in raw[what]]
         dupes = sorted({i for i in ids if ids.count(i) > 1})

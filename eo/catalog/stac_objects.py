@@ -119,7 +119,9 @@ def item(desc: ProductDescription, scene: SceneSpec, facts: SceneFacts) -> dict[
     ``datetime`` is null when the description says it is unknown; ``start_datetime`` /
     ``end_datetime`` then bound it and ``eotk:datetime_source`` says why.
     """
-    time = desc.time
+    time = dict(desc.time)
+    if scene.datetime:  # the scene's own acquisition time
+        time = {"datetime": scene.datetime}
     props: dict[str, Any] = {"datetime": time["datetime"]}
     for key, name in (("start", "start_datetime"), ("end", "end_datetime")):
         if time.get(key):
