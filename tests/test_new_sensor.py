@@ -16,8 +16,8 @@ import yaml
 from affine import Affine
 
 import eo
-from eo.catalog.build import build_catalog
 from eo import sensors as eo_sensors
+from eo.catalog.build import build_catalog
 from eo.catalog.serve import serve
 
 PROFILE: dict[str, Any] = {

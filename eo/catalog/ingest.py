@@ -162,7 +162,8 @@ _SCHEMA = _obj(
         "properties": {"type": "object"},
         "unknown": {"type": "object", "additionalProperties": _STR},
         "bands": {"type": "array", "items": _BAND, "minItems": 1},
-        "scenes": {"type": "array", "minItems": 1, "items": _obj(["id", "path"], {"id": _KEY, "path": _STR, "datetime": _STR})},
+        "scenes": {"type": "array", "minItems": 1,
+                   "items": _obj(["id", "path"], {"id": _KEY, "path": _STR, "datetime": _STR})},
     },
 )  # fmt: skip
 
