@@ -116,7 +116,7 @@ def demo_sensor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, An
                 "offset": -0.05,
             },
             {"key": "qa", "name": "Q", "file": "{scene}_qa.tif", "kind": "qa", "gsd": 8},
-        ],  # fmt: skip
+        ],
         "scenes": [{"id": f"kzd-{i}", "path": f"s{i}", "datetime": when} for i, when in enumerate(DATES)],
     }
     return {"desc": desc, "data": data, "root": tmp_path}
