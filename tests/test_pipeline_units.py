@@ -165,3 +165,30 @@ def test_report_exit_codes_and_files(tmp_path: Path) -> None:
     j, h = r.write(tmp_path)
     assert '"exit_code": 2' in j.read_text()
     assert "&lt;boom&gt;" in h.read_text()
+
+
+def test_zarr_output_without_zarr_fails_before_any_work(tmp_path: Path) -> None:
+    import importlib.util
+
+    from eo.errors import DependencyError
+    from eo.pipeline import run
+
+    if importlib.util.find_spec("zarr") is not None:
+        pytest.skip("zarr is installed")
+    spec = parse_spec({**MINIMAL, "outputs": {"dir": str(tmp_path / "o"), "formats": ["zarr"]}})
+    with pytest.raises(DependencyError, match="pip install zarr"):
+        run(spec, cluster="threads")
+    assert not (tmp_path / "o").exists()
+
+
+def test_json_log_lines_carry_the_event_fields() -> None:
+    import json
+    import logging
+
+    from eo.cli import JsonFormatter
+
+    rec = logging.LogRecord("eo.pipeline", logging.INFO, __file__, 1, "tile %s: %s", ("t1", "done"), None)
+    rec.eo = {"tile": "t1", "status": "done"}
+    doc = json.loads(JsonFormatter().format(rec))
+    assert doc["message"] == "tile t1: done" and doc["tile"] == "t1" and doc["level"] == "info"
+    assert doc["time"].endswith("+00:00")

@@ -26,6 +26,25 @@ BUILTIN_COMMANDS = ("catalog", "search", "sensors", "indices", "run")
 EXIT_ERROR = 2
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``time`` (UTC ISO 8601), ``level``, ``logger``, ``message`` (+ ``exc``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import datetime as dt
+        import json
+
+        doc = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        doc.update(getattr(record, "eo", {}))
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str)
+
+
 class EOGroup(click.Group):
     """A click group that turns :class:`EOError` into a one-line message and exit status 2."""
 
@@ -43,15 +62,23 @@ class EOGroup(click.Group):
 @click.version_option(__version__, prog_name="eo")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per log line (time, level, logger, message), for log collectors.",
+)
 @click.pass_context
-def main(ctx: click.Context, verbose: int, debug: bool) -> None:
+def main(ctx: click.Context, verbose: int, debug: bool, log_format: str) -> None:
     """eo: satellite earth-observation processing on STAC, rasterio, xarray and Dask."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     level = logging.DEBUG if (verbose >= 2 or debug) else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonFormatter() if log_format == "json" else text)
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     # Dask's own INFO chatter (scheduler/nanny start and stop) only at -vv; distributed reads
     # this setting when it is first imported, which happens later, inside the commands.
     import dask

@@ -218,9 +218,15 @@ def _process(
     folder = out_dir / tile / period.label
     t0 = time.perf_counter()
     files: dict[str, Path] = {}
-    for name in wanted:
-        path = folder / f"{spec.name}_{tile}_{period.label}_{name}.tif"
-        files[str(name)] = eo.write_cog(comp[name], path)
+    stem = f"{spec.name}_{tile}_{period.label}"
+    formats = spec.outputs.get("formats", ["cog"])
+    if "zarr" in formats:
+        from eo.io.zarr import write_zarr
+
+        files["zarr"] = write_zarr(comp, folder / f"{stem}.zarr")
+    if "cog" in formats:
+        for name in wanted:
+            files[str(name)] = eo.write_cog(comp[name], folder / f"{stem}_{name}.tif")
     secs["write"] = time.perf_counter() - t0
     valid = float("nan")
     if "count" in comp.data_vars:
@@ -228,7 +234,7 @@ def _process(
     first = next((v for v in wanted if v != "count"), None)
     paths = list(files.values())
     if first is not None and spec.outputs.get("quicklook", True):
-        ql = write_quicklook(comp[first], folder / f"{spec.name}_{tile}_{period.label}_{first}.png")
+        ql = write_quicklook(comp[first], folder / f"{stem}_{first}.png")
         paths.append(Path(ql))
     item = output_item(
         tile,
@@ -270,6 +276,10 @@ def run(
     if out is not None:
         spec = spec.with_out_dir(out)
     say = progress or (lambda s: log.info(s))
+    if "zarr" in spec.outputs.get("formats", ["cog"]):
+        from eo.io.zarr import _require_zarr
+
+        _require_zarr()  # fail before any work, not in every tile
     out_dir = spec.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     store = StateStore(out_dir)
@@ -329,6 +339,13 @@ def run(
                     res = _execute(spec, store, job, new_items)
                     report.results.append(res)
                     took = sum(res.seconds.values())
+                    fields = {
+                        "tile": job.tile,
+                        "period": job.period.label,
+                        "status": res.status,
+                        "seconds": took,
+                    }
+                    log.info("tile %s %s: %s", job.tile, job.period.label, res.status, extra={"eo": fields})
                     say(
                         f"[{n}/{len(todo)}] {job.tile} {job.period.label}: {res.status} in {took:.1f} s"
                         + (f" ({res.error})" if res.error else "")
