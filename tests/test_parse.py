@@ -384,3 +384,18 @@ def test_identification_through_the_packaged_profiles() -> None:
     item = parse_item(d, ["red", "rededge1"])
     assert (item.sensor, item.product) == ("sentinel-2-msi", "l1c")
     assert item.assets["B05"].key == "rededge1"
+
+
+def test_provider_alias_wins_over_the_common_name_qa() -> None:
+    """Planetary Computer Landsat C2 L2: asset "qa" is ST_QA, the pixel QA is "qa_pixel"."""
+    from eo.catalog.parse import find_asset
+    from eo.sensors import get_product
+
+    profile, product = get_product("landsat-8-oli-tirs:c2-l2")
+    assert product.qa is not None
+    band = profile.band(product.qa.band)
+    assets = {
+        "qa": {"href": "st_qa.tif", "roles": ["data"]},
+        "qa_pixel": {"href": "qa_pixel.tif", "roles": ["cloud", "cloud-shadow", "data"]},
+    }
+    assert find_asset(band, assets, {}, profile) == ("qa_pixel", 1)

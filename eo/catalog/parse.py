@@ -20,7 +20,8 @@ that nothing downstream reads raw STAC JSON:
 Band names resolve through the sensor profile (:meth:`SensorProfile.band`: name, common
 name or alias, case-insensitive; ``"qa"`` is the product's QA band).  The asset of a band is
 found by, in order: the ``eotk:assets`` property (band key -> asset key), an asset whose key is
-one of the band's keys (case-insensitive), an asset whose ``eo:bands`` / ``bands`` entry names
+one of the band's keys (case-insensitive; provider aliases first, then the band name, then the
+common name), an asset whose ``eo:bands`` / ``bands`` entry names
 the band (name or common name; single-band assets first, never ``visual``/thumbnail assets).
 """
 
@@ -245,9 +246,13 @@ def find_asset(
         for key, asset_key in mapping.items():
             if asset_key in assets and _answers(profile, str(key), band):
                 return str(asset_key), 1
-    wanted = {k.lower() for k in band.keys}
-    for key in assets:
-        if key.lower() in wanted and _is_data_asset(assets[key]):
+    # the provider aliases first, then the band name, the common name last: on Planetary Computer's
+    # Landsat items "qa" is the surface-temperature QA while the pixel QA is "qa_pixel" (an alias)
+    by_lower = {key.lower(): key for key in assets}
+    priority = [*band.aliases, band.name, *([band.common_name] if band.common_name else [])]
+    for wanted in priority:
+        key = by_lower.get(wanted.lower())
+        if key is not None and _is_data_asset(assets[key]):
             return key, 1
     names = {n.lower() for n in (band.name, band.common_name) if n}
     multi: tuple[str, int] | None = None
