@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +80,30 @@ def _runnable(names: list[str]) -> tuple[list[str], dict[str, str]]:
     return [n for n in names if n not in skipped], skipped
 
 
+@contextlib.contextmanager
+def _stac_api(catalog: Path, needed: bool) -> Iterator[None]:
+    """Serve the catalogue as a STAC API for the ``pipeline`` workload (started outside its timing)."""
+    if not needed:
+        yield
+        return
+    from benchmarks.workloads.pipeline import URL_ENV
+    from eo.catalog.serve import serve
+
+    with serve(catalog.parent) as server:
+        os.environ[URL_ENV] = server.url
+        try:
+            yield
+        finally:
+            os.environ.pop(URL_ENV, None)
+
+
 def _session(
     args: argparse.Namespace, names: list[str], dates: int, outdir: Path, label: str
 ) -> dict[str, Any]:
     catalog = data.ensure_dataset(args.size, dates, args.seed, args.data_dir)
     outdir.mkdir(parents=True, exist_ok=True)
-    runs = _rounds(names, catalog, outdir, args.repeat, args.timeout, label)
+    with _stac_api(catalog, "pipeline" in names):
+        runs = _rounds(names, catalog, outdir, args.repeat, args.timeout, label)
     summary = report.summarise(runs, args.size, dates)
     return {
         "dates": dates,
@@ -92,6 +112,25 @@ def _session(
         "summary": summary,
         "agreement": None if args.no_check else _check(names, outdir),
     }
+
+
+#: Result key -> (workload, reference): time and RSS of a variant of eo relative to the API chain.
+VARIANT_RATIOS = {
+    "cluster_vs_threaded": ("eo_api_cluster", "eo_api"),
+    "pipeline_vs_api": ("pipeline", "eo_api"),
+}
+
+
+def _variant_ratios(summary: dict[str, Any]) -> dict[str, dict[str, float]]:
+    out = {}
+    for key, (name, ref) in VARIANT_RATIOS.items():
+        a, b = summary.get(name, {}), summary.get(ref, {})
+        if a.get("ok") and b.get("ok"):
+            out[key] = {
+                "time": round(a["median_wall_s"] / b["median_wall_s"], 3),
+                "rss": round(a["peak_rss_mb"] / b["peak_rss_mb"], 3),
+            }
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,12 +158,11 @@ def run(args: argparse.Namespace) -> int:
     result |= {k: main[k] for k in ("runs", "summary", "agreement")}
     result["ratios"] = report.ratios(main["summary"])
     s = main["summary"]
-    if "eo_api_cluster" in s and s["eo_api_cluster"].get("ok") and s.get("eo_api", {}).get("ok"):
-        result["cluster_vs_threaded"] = {
-            "time": round(s["eo_api_cluster"]["median_wall_s"] / s["eo_api"]["median_wall_s"], 3),
-            "rss": round(s["eo_api_cluster"]["peak_rss_mb"] / s["eo_api"]["peak_rss_mb"], 3),
-        }
+    result |= _variant_ratios(s)
     print(report.table(s))
+    for key in VARIANT_RATIOS:
+        if key in result:
+            print(f"{key:<22}{result[key]['time']:>8.2f} (time){result[key]['rss']:>8.2f} (RSS)")
     for k, v in result["ratios"].items():
         if v is not None:
             print(f"{k:<22}{v:>8.2f}")

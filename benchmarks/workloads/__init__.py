@@ -10,4 +10,5 @@ WORKLOADS = {
     "odc_stac": "benchmarks.workloads.odc_stac",
     "stackstac": "benchmarks.workloads.stackstac",
     "eo_api": "benchmarks.workloads.eo_api",
+    "pipeline": "benchmarks.workloads.pipeline",
 }

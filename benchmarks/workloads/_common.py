@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-#: SCL classes masked out: no data, saturated/defective, cloud shadow, cloud medium/high, thin cirrus.
-MASK_CLASSES = [0, 1, 3, 8, 9, 10]
+#: SCL classes masked out, those of ``eo.mask``'s defaults (nodata, shadow, cloud, cirrus): no data 0,
+#: cloud shadow 3, cloud medium/high probability 8/9, thin cirrus 10.  (eo's defaults leave saturated/
+#: defective, SCL 1, unmasked; every workload masks the same classes so that the outputs agree.)
+MASK_CLASSES = [0, 3, 8, 9, 10]
 EPSG = 32642
 
 
@@ -30,9 +32,15 @@ def load_items(catalog: Path) -> list[Any]:
 
 
 def scale_offset(item: Any, asset: str) -> tuple[float, float]:
-    """``raster:bands`` scale and offset of an asset (1, 0 when absent)."""
+    """``raster:bands`` scale and offset of an asset (1, 0 when absent), as eo's default policy reads them.
+
+    Earth Search's ``earthsearch:boa_offset_applied: true`` says the stored DNs were already
+    harmonised, so no offset is added (Element84: the flag wins over ``raster:bands``; eo's
+    default ``boa_offset_policy="flag"``).  Every workload uses this, so all compute the same.
+    """
     rb = item.assets[asset].extra_fields.get("raster:bands", [{}])[0]
-    return float(rb.get("scale", 1.0)), float(rb.get("offset", 0.0))
+    offset = 0.0 if item.properties.get("earthsearch:boa_offset_applied") is True else rb.get("offset", 0.0)
+    return float(rb.get("scale", 1.0)), float(offset)
 
 
 def first_grid(item: Any, asset: str = "red") -> tuple[str, tuple[int, int], list[float]]:

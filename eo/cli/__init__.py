@@ -79,6 +79,8 @@ def main(ctx: click.Context, verbose: int, debug: bool, log_format: str) -> None
     text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler.setFormatter(JsonFormatter() if log_format == "json" else text)
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # retries are eo's business (eo.catalog.retry); urllib3's own retry warnings only with -v
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)
     # Dask's own INFO chatter (scheduler/nanny start and stop) only at -vv; distributed reads
     # this setting when it is first imported, which happens later, inside the commands.
     import dask

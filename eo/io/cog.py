@@ -14,7 +14,8 @@ How it works (memory bounded by a few chunks, never the image):
    ``"stream"``
        chunks are computed in a sliding window (``2 x workers`` in flight) and written in this
        process as they complete.  Used under a ``distributed`` Client: workers compute blocks,
-       only the client process writes the file.  Each chunk is its own graph, so upstream tasks
+       each block on one worker (no intermediate crosses processes), only the client process
+       writes the file.  Each chunk is its own graph, so upstream tasks
        shared by neighbouring chunks (``map_overlap`` halos) run once per chunk.
 
    ``"auto"`` picks ``"stream"`` when the active scheduler is a distributed Client, else ``"store"``.
@@ -158,24 +159,55 @@ def _stream_local(arr: dsa.Array, write: Writer, workers: int) -> None:
             write(pending.pop(fut), fut.result())
 
 
+def _least_busy(client: Any, running: dict[str, int]) -> str | None:
+    """The worker with the fewest blocks in flight per thread (None when the client knows no worker)."""
+    threads = client.nthreads()
+    if not threads:
+        return None
+    return min(threads, key=lambda w: (running.get(w, 0) / max(threads[w], 1), w))
+
+
 def _stream_distributed(arr: dsa.Array, write: Writer, client: Any) -> None:
+    """Compute blocks on the cluster, each **pinned to one worker**, and write them here as they come.
+
+    A block's graph (its reads, the per-date element-wise chain, the temporal reduction) runs on one
+    worker, so the per-date intermediates of a block never cross processes: without the pin the
+    scheduler spreads a block's independent read tasks over the workers and then ships the
+    chunk-sized intermediates to the one reducing them.  Blocks go to the least busy worker
+    (``threads + 1`` in flight each); the pin is loose (``allow_other_workers``), so a block whose
+    worker has gone runs elsewhere.
+    """
     from distributed import as_completed
 
-    window = 2 * max(1, sum(client.nthreads().values()))
     blocks = _block_slices(arr)
-    keys: dict[str, tuple[slice, ...]] = {}
+    keys: dict[str, tuple[tuple[slice, ...], str | None]] = {}
+    busy: dict[str, int] = {}
     running = as_completed()
-    for key, block in blocks:
-        fut = client.compute(block)
-        keys[fut.key] = key
+
+    def submit() -> bool:
+        nxt = next(blocks, None)
+        if nxt is None:
+            return False
+        key, block = nxt
+        worker = _least_busy(client, busy)
+        pin = {"workers": [worker], "allow_other_workers": True} if worker else {}
+        fut = client.compute(block, **pin)
+        keys[fut.key] = (key, worker)
+        if worker:
+            busy[worker] = busy.get(worker, 0) + 1
         running.add(fut)
-        if running.count() >= window:
-            done = next(running)
-            write(keys.pop(done.key), done.result())
-            done.release()
+        return True
+
+    window = max(1, sum(t + 1 for t in client.nthreads().values()))
+    while running.count() < window and submit():
+        pass
     for done in running:
-        write(keys.pop(done.key), done.result())
+        key, worker = keys.pop(done.key)
+        if worker:
+            busy[worker] -= 1
+        write(key, done.result())
         done.release()
+        submit()
 
 
 def _active_client() -> Any:

@@ -49,9 +49,19 @@ def load_chunk(request: ChunkRequest) -> np.ndarray:
         return out
     with gdal_env():
         for t, sources in enumerate(request.slices):
+            if len(sources) == 1:
+                # one source: fast-path reads land straight in the output (nothing to mosaic)
+                pieces = read_source(
+                    sources[0], request.grid, request.window, resampling, out[t], request.fill
+                )
+                if pieces:
+                    todo = np.ones((rows, cols), dtype=bool)
+                    for roi, data, valid in pieces:
+                        paste_first_valid(out[t], todo, data, valid, roi)
+                continue
             todo = np.ones((rows, cols), dtype=bool)
             for src in sources:
-                for roi, data, valid in read_source(src, request.grid, request.window, resampling):
+                for roi, data, valid in read_source(src, request.grid, request.window, resampling) or ():
                     paste_first_valid(out[t], todo, data, valid, roi)
                 if not todo.any():
                     break

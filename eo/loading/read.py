@@ -3,16 +3,23 @@
 Every function here runs inside Dask tasks (or, for :func:`probe`, at plan time for items
 that lack metadata) and scopes GDAL options with :func:`eo.config.gdal_env`.
 
-Two read paths per (source, chunk):
+Three read paths per (source, chunk):
 
 - **paste** (fast path): the chunk's grid and the file's grid share CRS and pixel size and
   differ by a whole number of pixels -> one windowed ``rasterio`` read, no warp;
-- **warp**: anything else -> ``rasterio.warp.reproject`` from the file's band onto the part
-  the file covers (odc-geo's ``compute_reproject_roi``) of each 512 x 512 block of a lattice
-  anchored at the output grid's origin that meets the chunk; GDAL reads only the source
+- **replicate** (fast path, nearest resampling only): the file's pixels are a whole multiple
+  ``k`` of the output's (a 20 m band on a 10 m grid) with axis-aligned, whole-output-pixel
+  offsets -> one windowed read of the file's pixels, each repeated ``k x k`` times.  This is
+  exactly what a nearest-neighbour warp gives (output pixel centres fall at ``(j + 0.5) / k``
+  source pixels, never on a source pixel edge), without GDAL's warper;
+- **warp**: anything else -> ``rasterio.warp.reproject`` from the file's band onto each
+  512 x 512 block of a lattice anchored at the output grid's origin that meets the chunk and
+  the file (odc-geo's ``compute_reproject_roi`` tells which do); GDAL reads only the source
   blocks under it (plus the resampling kernel's margin).  GDAL's approximate transformer
-  (error <= 0.125 source pixel) depends on the warped window; warping fixed blocks makes the
-  result independent of the chunking.  Default chunks (multiples of 512) cost no extra work.
+  (error <= 0.125 source pixel) depends on the warped window; warping whole fixed blocks (not
+  only the part the file covers) makes the result independent of the chunking and of the
+  file's footprint, and equal to a warp of the whole file onto grids up to one block.
+  Default chunks (multiples of 512) cost no extra work.
 
 The file's own georeferencing is what is read: where the item's ``proj:*`` metadata
 disagrees, a :class:`~eo.errors.GeoreferenceMismatchWarning` names the item and the asset.
@@ -33,6 +40,7 @@ import numpy as np
 import rasterio
 import rasterio.errors
 import rasterio.warp
+from numba import njit
 from odc.geo.geobox import GeoBox
 from odc.geo.overlap import compute_reproject_roi
 from odc.geo.roi import roi_is_empty
@@ -55,6 +63,10 @@ TRANSIENT = re.compile(
 )
 #: Sub-pixel translation (pixel fraction) below which grids count as aligned for the paste path.
 PASTE_TOLERANCE = 1e-3
+#: Relative pixel-size tolerance for the paste/replicate paths (as odc-geo's ``stol``).
+SCALE_TOLERANCE = 1e-6
+#: Whether the paste/replicate fast paths may be taken (tests switch it off to compare with the warp).
+FAST_PATHS = True
 #: Warps run on blocks of a lattice anchored at the output grid's origin (pixels): a pixel is
 #: always warped within the same block, so results do not depend on the chunking even though
 #: GDAL's approximate transformer (0.125 px error bound) depends on the warped window.
@@ -214,17 +226,27 @@ Piece = tuple[tuple[slice, slice], np.ndarray, np.ndarray]
 
 
 def read_source(
-    source: Source, grid: GeoBox, window: tuple[slice, slice], resampling: Resampling
-) -> list[Piece]:
+    source: Source,
+    grid: GeoBox,
+    window: tuple[slice, slice],
+    resampling: Resampling,
+    into: np.ndarray | None = None,
+    fill: float | None = None,
+) -> list[Piece] | None:
     """Pixels of ``source`` on the chunk ``grid[window]``, as pieces (empty list when disjoint).
 
     ``valid`` is True inside the file and where the value is not nodata.  Must run under
     :func:`eo.config.gdal_env`.
+
+    When ``into`` (the chunk's output slice, shape of ``window``, holding ``fill`` everywhere)
+    is given, a source on a fast path whose nodata is ``fill`` (or who has none) and whose
+    dtype is ``into``'s is written straight into it and ``None`` is returned: the same values
+    as pasting the pieces first-valid onto a ``fill``-ed slice, without the copies and masks.
     """
 
-    def action() -> list[Piece]:
+    def action() -> list[Piece] | None:
         with rasterio.open(source.href) as rdr:
-            return _read_open(rdr, source, grid, window, resampling)
+            return _read_open(rdr, source, grid, window, resampling, into, fill)
 
     return with_retries(source, action)
 
@@ -243,9 +265,130 @@ def warp_blocks(window: tuple[slice, slice], shape: tuple[int, int], block: int)
     return out
 
 
+@dataclass(frozen=True)
+class Aligned:
+    """How a file's grid sits on a chunk's grid when no warp is needed (pixel units of the chunk)."""
+
+    ky: int
+    """File pixel height in chunk pixels (1: paste, > 1: replicate)."""
+    kx: int
+    oy: int
+    """Row of the file's origin in the chunk's pixel grid (may be negative)."""
+    ox: int
+
+
+def _whole(value: float, tol: float) -> int | None:
+    r = round(value)
+    return int(r) if abs(value - r) <= tol else None
+
+
+def aligned(file_gbox: GeoBox, chunk: GeoBox) -> Aligned | None:
+    """The whole-pixel relation of ``file_gbox`` to ``chunk`` when reading needs no warp, else None.
+
+    Same CRS, axis-aligned transforms, file pixels a whole multiple (>= 1) of the chunk's along
+    each axis (same orientation), and the file's origin on a chunk pixel corner (within
+    :data:`PASTE_TOLERANCE` chunk pixels).
+    """
+    f, c = file_gbox.transform, chunk.transform
+    if f.b != 0 or f.d != 0 or c.b != 0 or c.d != 0 or c.a == 0 or c.e == 0:
+        return None
+    kx, ky = (
+        _whole(f.a / c.a, SCALE_TOLERANCE * abs(f.a / c.a)),
+        _whole(f.e / c.e, SCALE_TOLERANCE * abs(f.e / c.e)),
+    )
+    if not kx or not ky or kx < 1 or ky < 1:
+        return None
+    ox, oy = _whole((f.c - c.c) / c.a, PASTE_TOLERANCE), _whole((f.f - c.f) / c.e, PASTE_TOLERANCE)
+    if ox is None or oy is None or file_gbox.crs != chunk.crs:
+        return None
+    return Aligned(ky, kx, oy, ox)
+
+
+def _span(origin: int, k: int, n_file: int, n_chunk: int) -> tuple[int, int, int, int] | None:
+    """Chunk pixels ``[i0, i1)`` covered by the file and the file pixels ``[r0, r1)`` under them."""
+    i0, i1 = max(0, origin), min(n_chunk, origin + k * n_file)
+    if i0 >= i1:
+        return None
+    return i0, i1, (i0 - origin) // k, (i1 - 1 - origin) // k + 1
+
+
+def replicate(data: np.ndarray, ky: int, kx: int) -> np.ndarray:
+    """Each pixel of ``data`` repeated ``ky x kx`` times (nearest-neighbour upsampling; a copy)."""
+    if ky == 1 and kx == 1:
+        return data
+    h, w = data.shape
+    out = np.empty((h * ky, w * kx), dtype=data.dtype)
+    _replicate_into(data, ky, kx, 0, 0, out)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _replicate_into(
+    src: np.ndarray, ky: int, kx: int, sy: int, sx: int, out: np.ndarray
+) -> None:  # pragma: no cover - numba
+    """``out[i, j] = src[(i + sy) // ky, (j + sx) // kx]``: one pass, written straight into ``out``.
+
+    No division per pixel: the source column of every output column is computed once, and an
+    output row whose source row is the previous one's is a copy of that row.
+    """
+    h, w = out.shape
+    cols = np.empty(w, dtype=np.int64)
+    for j in range(w):
+        cols[j] = (j + sx) // kx
+    prev = -1
+    for i in range(h):
+        si = (i + sy) // ky
+        if si == prev:
+            out[i, :] = out[i - 1, :]
+        else:
+            row = src[si]
+            for j in range(w):
+                out[i, j] = row[cols[j]]
+        prev = si
+
+
+def _read_aligned(
+    rdr: Any,
+    bidx: int,
+    file_gbox: GeoBox,
+    al: Aligned,
+    chunk_shape: tuple[int, int],
+    nodata: float | None,
+    into: np.ndarray | None,
+) -> list[Piece] | None:
+    """Windowed read (and ``k x k`` replication) for an :func:`aligned` grid; see :func:`read_source`."""
+    ys = _span(al.oy, al.ky, int(file_gbox.shape[0]), chunk_shape[0])
+    xs = _span(al.ox, al.kx, int(file_gbox.shape[1]), chunk_shape[1])
+    if ys is None or xs is None:
+        return []
+    (i0, i1, r0, r1), (j0, j1, c0, c1) = ys, xs
+    roi = (slice(i0, i1), slice(j0, j1))
+    win = Window(c0, r0, c1 - c0, r1 - r0)
+    if al.ky == 1 and al.kx == 1:
+        if into is not None:
+            rdr.read(bidx, window=win, out=into[roi])
+            return None
+        data = rdr.read(bidx, window=win)
+    else:
+        sy, sx = i0 - (al.oy + r0 * al.ky), j0 - (al.ox + c0 * al.kx)
+        src = rdr.read(bidx, window=win)
+        target = into[roi] if into is not None else np.empty((i1 - i0, j1 - j0), dtype=src.dtype)
+        _replicate_into(src, al.ky, al.kx, sy, sx, target)
+        if into is not None:
+            return None
+        data = target
+    return [(roi, data, valid_mask(data, nodata))]
+
+
 def _read_open(
-    rdr: Any, source: Source, grid: GeoBox, window: tuple[slice, slice], resampling: Resampling
-) -> list[Piece]:
+    rdr: Any,
+    source: Source,
+    grid: GeoBox,
+    window: tuple[slice, slice],
+    resampling: Resampling,
+    into: np.ndarray | None = None,
+    fill: float | None = None,
+) -> list[Piece] | None:
     bidx = source.band_index
     file_gbox = _file_geobox(rdr, source)
     check_georeference(source, file_gbox)
@@ -255,10 +398,26 @@ def _read_open(
         nodata = None
     ys, xs = window
     chunk = grid[ys, xs]
+    al = aligned(file_gbox, chunk) if FAST_PATHS else None
+    if al is not None and (al.ky == al.kx == 1 or resampling == Resampling.nearest):
+        direct = (
+            into is not None
+            and into.dtype == dtype
+            and (nodata is None or (fill is not None and float(nodata) == float(fill)))
+        )
+        return _read_aligned(
+            rdr,
+            bidx,
+            file_gbox,
+            al,
+            (ys.stop - ys.start, xs.stop - xs.start),
+            nodata,
+            into if direct else None,
+        )
     rr = compute_reproject_roi(file_gbox, chunk, ttol=PASTE_TOLERANCE, stol=1e-6)
     if roi_is_empty(rr.roi_dst) or roi_is_empty(rr.roi_src):
         return []
-    if rr.paste_ok and rr.read_shrink == 1:
+    if FAST_PATHS and rr.paste_ok and rr.read_shrink == 1:
         data = rdr.read(bidx, window=Window.from_slices(*rr.roi_src))
         return [(rr.roi_dst, data, valid_mask(data, nodata))]  # type: ignore[list-item]
     pieces: list[Piece] = []
@@ -267,10 +426,9 @@ def _read_open(
         br = compute_reproject_roi(file_gbox, block, ttol=PASTE_TOLERANCE, stol=1e-6)
         if roi_is_empty(br.roi_dst) or roi_is_empty(br.roi_src):
             continue
-        ry, rx = br.roi_dst  # type: ignore[misc]
-        # global pixel ranges of the warped part, then their intersection with the chunk
-        gy = slice(by.start + ry.start, by.start + ry.stop)
-        gx = slice(bx.start + rx.start, bx.start + rx.stop)
+        # the whole lattice block is warped (not only the part the file covers): GDAL's approximate
+        # transformer then sees the same window whatever the file's footprint and the chunking
+        gy, gx = by, bx
         iy = slice(max(gy.start, ys.start), min(gy.stop, ys.stop))
         ix = slice(max(gx.start, xs.start), min(gx.stop, xs.stop))
         if iy.start >= iy.stop or ix.start >= ix.stop:

@@ -9,17 +9,28 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from numba import njit
 from odc.geo.geobox import GeoBox
 
 from eo.errors import InputError, MetadataError, MissingBandsError
 from eo.masking.dilation import dilate as dilate_data
 from eo.masking.dilation import footprint, parse_distance
-from eo.masking.qa import SkippedMaskClassWarning, UnsupportedMaskClassError, decodable_classes, decode
+from eo.masking.qa import (
+    SkippedMaskClassWarning,
+    UnsupportedMaskClassError,
+    decodable_classes,
+    decode,
+    lookup_table,
+)
 from eo.sensors.model import MASK_CLASSES, Product, SensorProfile
 from eo.sensors.registry import get_product
 
 #: Classes masked when ``classes`` is not given.
 DEFAULT_CLASSES = ("nodata", "cloud", "shadow", "cirrus")
+#: Whether an undilated mask of an integer QA band is built as one fused per-chunk operation (a lookup
+#: table plus the measurement nodata tests) instead of one element-wise operation per class and value;
+#: the results are identical (tests switch it off to compare).
+FUSED = True
 #: Classes that ``dilate`` grows (atmospheric contamination spreads past the flagged pixels);
 #: nodata, saturation, snow, water and clear are never dilated.
 DILATED_CLASSES = frozenset({"cloud", "cloud_medium", "cloud_high", "shadow", "cirrus"})
@@ -86,6 +97,82 @@ def _measurement_nodata(ds: xr.Dataset, skip: str | None) -> list[xr.DataArray]:
         if parts:
             out.append(parts[0] if len(parts) == 1 else parts[0] | parts[1])
     return out
+
+
+def _nodata_test(var: xr.DataArray) -> tuple[bool, Any]:
+    """Return ``(test NaN, nodata as the variable's dtype or None)``: :func:`_measurement_nodata`'s tests."""
+    is_float = np.issubdtype(var.dtype, np.floating)
+    nodata = var.attrs.get("nodata")
+    if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)):
+        return is_float, None
+    if is_float:
+        return True, var.dtype.type(nodata)
+    info = np.iinfo(var.dtype)
+    if not float(nodata).is_integer():
+        return False, None  # no integer equals it
+    if not info.min <= nodata <= info.max:
+        return False, None
+    return False, var.dtype.type(int(nodata))
+
+
+@njit(nogil=True, cache=True)
+def _lookup(qa: np.ndarray, table: np.ndarray, offset: int, out: np.ndarray) -> None:  # pragma: no cover
+    """``out[i] = table[qa[i] - offset]`` (1-D; one pass)."""
+    for i in range(qa.size):
+        out[i] = table[qa[i] - offset]
+
+
+def _fused_kernel(
+    qa: np.ndarray, *measurements: np.ndarray, table: np.ndarray, offset: int, tests: tuple[Any, ...]
+) -> np.ndarray:
+    """One chunk of the mask: table lookup of the QA values, OR the measurement nodata tests."""
+    out = np.empty(qa.shape, dtype=bool)
+    _lookup(np.ascontiguousarray(qa).reshape(-1), table, offset, out.reshape(-1))
+    shape = np.broadcast_shapes(out.shape, *(m.shape for m in measurements))
+    if out.shape != shape:
+        out = np.broadcast_to(out, shape).copy()
+    scratch = np.empty(shape, dtype=bool)
+    for data, (nan, nodata) in zip(measurements, tests, strict=True):
+        data = np.broadcast_to(data, out.shape)
+        if nan:
+            np.isnan(data, out=scratch)
+            out |= scratch
+        if nodata is not None:
+            np.equal(data, nodata, out=scratch)
+            out |= scratch
+    return out
+
+
+def _fused(
+    ds: xr.Dataset, qa: xr.DataArray, product: Product, classes: list[str], nodata: bool
+) -> xr.DataArray | None:
+    """The whole (undilated) mask as one ``apply_ufunc`` (one task per chunk), or None if not possible."""
+    assert product.qa is not None
+    table = lookup_table(product.qa, classes, qa.dtype)
+    if table is None:
+        return None
+    measurements, tests = [], []
+    if nodata:
+        for name, var in ds.data_vars.items():
+            if name == qa.name or var.attrs.get("kind", "measurement") != "measurement" or var.ndim < 2:
+                continue
+            test = _nodata_test(var)
+            if test[0] or test[1] is not None:
+                measurements.append(var)
+                tests.append(test)
+    if not classes and not measurements:
+        return None  # nothing to build the mask from: the general path raises
+    result: xr.DataArray = xr.apply_ufunc(
+        _fused_kernel,
+        qa,
+        *measurements,
+        dask="parallelized",
+        output_dtypes=[bool],
+        join="inner",
+        keep_attrs="drop",
+        kwargs={"table": table, "offset": int(np.iinfo(qa.dtype).min), "tests": tuple(tests)},
+    )
+    return result
 
 
 def _pixel_size(ds: xr.Dataset) -> tuple[float, float]:
@@ -177,6 +264,17 @@ def mask(
             f"mask classes {', '.join(qa_classes)} need the QA band {qa_band!r} of "
             f"{profile.id}:{product.id}; load it too (e.g. bands=[..., 'qa'])"
         )
+    distance = parse_distance(dilate)
+    fused = None
+    if (
+        FUSED
+        and qa is not None
+        and product.qa is not None
+        and not (distance and DILATED_CLASSES & set(qa_classes))
+    ):
+        fused = _fused(ds, qa, product, qa_classes, "nodata" in wanted)
+    if fused is not None:
+        return _finish(fused, profile, product, wanted, distance)
     static: list[xr.DataArray] = []
     grown: list[xr.DataArray] = []
     for c in qa_classes:
@@ -189,7 +287,6 @@ def mask(
             f"nothing to build the mask from: no QA variable and no measurement variable with a nodata attr "
             f"(classes {', '.join(wanted)}); variables: {', '.join(map(str, ds.data_vars))}"
         )
-    distance = parse_distance(dilate)
     grown_mask = _or(grown)
     if grown_mask is not None and distance:
         fp = footprint(distance, *_pixel_size(ds))
@@ -198,6 +295,12 @@ def mask(
         grown_mask = grown_mask.copy(data=dilate_data(grown_mask.data, fp))
     result = _or([m for m in [*static, grown_mask] if m is not None])
     assert result is not None
+    return _finish(result, profile, product, wanted, distance)
+
+
+def _finish(
+    result: xr.DataArray, profile: SensorProfile, product: Product, wanted: list[str], distance: float | None
+) -> xr.DataArray:
     if "time" in result.dims:
         result = result.transpose("time", ...)
     result.name = "mask"

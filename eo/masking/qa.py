@@ -105,3 +105,21 @@ def decode(qa: xr.DataArray, decoding: QADecoding, name: str) -> xr.DataArray:
     if missing is not None and name == "nodata":
         out = out | missing
     return out
+
+
+def lookup_table(decoding: QADecoding, names: Sequence[str], dtype: np.dtype) -> np.ndarray | None:
+    """Boolean table ``t`` with ``t[v - min(dtype)]`` = value ``v`` is flagged by any class of ``names``.
+
+    Built by running :func:`decode` on every value of ``dtype`` (so it means exactly what the
+    element-wise decoders mean); ``None`` for dtypes wider than 16 bits or not integer.
+    Looking a chunk up in it is one pass whatever the number of classes and bit fields.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or dtype.itemsize > 2:
+        return None
+    info = np.iinfo(dtype)
+    values = xr.DataArray(np.arange(info.min, info.max + 1, dtype=np.int64).astype(dtype), dims=("v",))
+    flagged = np.zeros(values.size, dtype=bool)
+    for name in names:
+        flagged |= decode(values, decoding, name).values
+    return flagged

@@ -30,6 +30,7 @@ import dask.base
 import numpy as np
 import numpy.typing as npt
 import xarray as xr
+from numba import njit
 
 from eo.errors import MetadataWarning
 
@@ -97,6 +98,34 @@ def reflectance_to_radiance(esun: float, distance_au: FloatArray, elevation_deg:
 # --- the kernel -------------------------------------------------------------------
 
 
+@njit(nogil=True, cache=True)
+def _affine_tn(
+    q: np.ndarray, gain: np.ndarray, bias: np.ndarray, nodata: int, has_nodata: bool
+) -> np.ndarray:  # pragma: no cover - numba
+    """``float32(q) * gain[t] + bias[t]`` of an integer ``(t, n)`` array, nodata -> NaN, in one pass."""
+    t, n = q.shape
+    out = np.empty((t, n), dtype=np.float32)
+    nan = np.float32(np.nan)
+    for i in range(t):
+        g, b = gain[i], bias[i]
+        for j in range(n):
+            v = q[i, j]
+            out[i, j] = nan if has_nodata and v == nodata else np.float32(v) * g + b
+    return out
+
+
+def _per_time(c: Any, n_time: int) -> np.ndarray | None:
+    """A float32 coefficient as a ``(n_time,)`` vector when it is a scalar or ``(n_time, 1, ...)``."""
+    a = np.asarray(c)
+    if a.dtype != np.float32:
+        return None
+    if a.ndim == 0:
+        return np.full(n_time, a, dtype=np.float32)
+    if a.shape[0] == n_time and a.size == n_time:
+        return np.ascontiguousarray(a.reshape(n_time))
+    return None
+
+
 def _kernel(
     q: np.ndarray,
     gain: Any,
@@ -106,14 +135,25 @@ def _kernel(
     *,
     nodata: float | None,
 ) -> np.ndarray:
-    """One chunk: float32 multiply-add (and Planck inversion), nodata -> NaN.  No float64 temporaries."""
+    """One chunk: float32 multiply-add (and Planck inversion), nodata -> NaN.  No float64 temporaries.
+
+    Integer chunks with time first (the loaded layout) take one numba pass (read, convert,
+    multiply-add, nodata test, write: the output is the only array allocated), with the same
+    float32 operations in the same order as the NumPy path, hence the same values.
+    """
+    nd = _nodata_like(q.dtype, nodata)
+    if k1 is None and q.ndim >= 1 and q.size and q.dtype.kind in "iu" and q.dtype.itemsize <= 4:
+        g, b = _per_time(gain, q.shape[0]), _per_time(bias, q.shape[0])
+        if g is not None and b is not None:
+            flat = np.ascontiguousarray(q).reshape(q.shape[0], -1)
+            out = _affine_tn(flat, g, b, 0 if nd is None else int(nd), nd is not None)
+            return out.reshape(q.shape)
     out = q.astype(np.float32)  # a copy; exact for integers < 2**24
     out *= gain
     out += bias
     if k1 is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = k2 / np.log(k1 / out + np.float32(1))
-    nd = _nodata_like(q.dtype, nodata)
     if nd is not None:
         out[q == nd] = np.nan
     return out

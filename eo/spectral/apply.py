@@ -241,15 +241,21 @@ def _evaluate(
         else:
             scalars[sym] = np.float64(value)
 
-    def kernel_fn(*chunks: np.ndarray) -> np.ndarray:
+    def evaluate(arrays: dict[str, Any]) -> Any:
         env: dict[str, Any] = dict(scalars)
-        env.update({n: np.asarray(c, dtype=np.float32) for n, c in zip(array_names, chunks)})
+        env.update(arrays)
         for ksym in rec.kernel_symbols:
             a, b = split_kernel_symbol(ksym)
             params = {p: env[p] for p in KERNEL_PARAMETERS[kname or DEFAULT_KERNEL]}
             env[ksym] = kernel_formula(kname or DEFAULT_KERNEL).evaluate({"a": env[a], "b": env[b], **params})
-        result = formula.evaluate(env)
+        return formula.evaluate(env)
+
+    def kernel_fn(*chunks: np.ndarray) -> np.ndarray:
         shape = np.broadcast_shapes(*(np.shape(c) for c in chunks))
+        size = int(np.prod(shape))
+        if size > SLAB and all(np.shape(c) == shape for c in chunks):
+            return _slabbed(evaluate, dict(zip(array_names, chunks)), shape, size)
+        result = evaluate({n: np.asarray(c, dtype=np.float32) for n, c in zip(array_names, chunks)})
         return np.broadcast_to(np.asarray(result, dtype=np.float32), shape)
 
     out = xr.apply_ufunc(
@@ -277,6 +283,24 @@ def _evaluate(
     if kname:
         out.attrs["kernel"] = kname
     return out
+
+
+#: Elements per slab of :func:`_slabbed` (256 KiB of float32: a formula's temporaries stay in cache).
+SLAB = 1 << 16
+
+
+def _slabbed(evaluate: Any, chunks: dict[str, np.ndarray], shape: tuple[int, ...], size: int) -> np.ndarray:
+    """Evaluate an element-wise formula over a chunk slab by slab into one float32 output.
+
+    The same float32 operations on the same elements as one whole-chunk evaluation, but each
+    temporary is a slab (a few hundred KiB, reused from cache) instead of a chunk-sized array
+    allocated, faulted in and streamed through memory once per operator.
+    """
+    flat = {n: np.ascontiguousarray(c, dtype=np.float32).reshape(-1) for n, c in chunks.items()}
+    out = np.empty(size, dtype=np.float32)
+    for i in range(0, size, SLAB):
+        out[i : i + SLAB] = evaluate({n: f[i : i + SLAB] for n, f in flat.items()})
+    return out.reshape(shape)
 
 
 def _fmt(value: ConstantValue) -> str:
