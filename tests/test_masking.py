@@ -113,7 +113,7 @@ def test_demo_clear_value_decodes_clear(demo_bqa: tuple[np.ndarray, GeoBox]) -> 
 
 def test_default_classes_skip_what_the_product_cannot_decode(demo_bqa: tuple[np.ndarray, GeoBox]) -> None:
     ds = _demo_ds(demo_bqa)
-    with pytest.warns(SkippedMaskClassWarning, match="cannot decode mask class\\(es\\) shadow"):
+    with pytest.warns(SkippedMaskClassWarning, match="cannot decode mask class\\(es\\) saturated, shadow"):
         result = eo.mask(ds)
     assert result.attrs["classes"] == "nodata,cloud,cirrus"
     with pytest.raises(
@@ -150,7 +150,7 @@ def test_sentinel2_default_mask_and_unclassified_dark_pixels_stay_valid() -> Non
     scl = np.arange(12, dtype=np.uint8).reshape(1, 1, 12)
     ds = _dataset({"qa": (scl, {"kind": "qa", "band": "SCL"})}, _grid(1, 12, 20.0), "sentinel-2-msi", "l2a")
     bad = mask(ds).values[0, 0]
-    assert np.flatnonzero(bad).tolist() == [0, 3, 8, 9, 10]
+    assert np.flatnonzero(bad).tolist() == [0, 1, 3, 8, 9, 10]  # saturated/defective (1) is masked by default too
 
 
 @pytest.mark.parametrize(

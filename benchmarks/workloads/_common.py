@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-#: SCL classes masked out, those of ``eo.mask``'s defaults (nodata, shadow, cloud, cirrus): no data 0,
-#: cloud shadow 3, cloud medium/high probability 8/9, thin cirrus 10.  (eo's defaults leave saturated/
-#: defective, SCL 1, unmasked; every workload masks the same classes so that the outputs agree.)
-MASK_CLASSES = [0, 3, 8, 9, 10]
+#: SCL classes masked out, those of ``eo.mask``'s defaults (nodata, saturated, shadow, cloud, cirrus):
+#: no data 0, saturated/defective 1, cloud shadow 3, cloud medium/high probability 8/9, thin cirrus 10.
+MASK_CLASSES = [0, 1, 3, 8, 9, 10]
 EPSG = 32642
 
 

@@ -70,7 +70,8 @@ def _reduce_block(
     flat = np.ascontiguousarray(block, dtype=np.float32).reshape(block.shape[0], -1)
     out = np.empty((len(members), flat.shape[1]), dtype=out_dtype)
     for g, m in enumerate(members):
-        out[g] = fn(np.ascontiguousarray(flat[m]), **params)
+        whole = len(m) == flat.shape[0] and bool(np.array_equal(m, np.arange(len(m))))
+        out[g] = fn(flat if whole else np.ascontiguousarray(flat[m]), **params)  # no copy for period=None
     return out.reshape((len(members), *block.shape[1:]))
 
 
@@ -97,7 +98,7 @@ def _apply(func: Callable[..., np.ndarray], arrays: list[Any], n: int, dtype: An
     if any(isinstance(a, dsa.Array) for a in arrays):
         arrays = [dsa.asarray(a) for a in arrays]
         spatial = arrays[0].chunks[1:]  # one spatial chunking for all inputs, time in one chunk
-        arrays = [a.rechunk((a.shape[0], *spatial)) for a in arrays]
+        arrays = [a.rechunk((a.shape[0], *spatial), method="tasks") for a in arrays]  # no distributed import
         chunks = ((n,), *arrays[-1].chunks[1:])
         return dsa.map_blocks(func, *arrays, dtype=dtype, chunks=chunks, **kw)
     return func(*[np.asarray(a) for a in arrays], **kw)

@@ -26,7 +26,7 @@ from eo.sensors.model import MASK_CLASSES, Product, SensorProfile
 from eo.sensors.registry import get_product
 
 #: Classes masked when ``classes`` is not given.
-DEFAULT_CLASSES = ("nodata", "cloud", "shadow", "cirrus")
+DEFAULT_CLASSES = ("nodata", "saturated", "cloud", "shadow", "cirrus")
 #: Whether an undilated mask of an integer QA band is built as one fused per-chunk operation (a lookup
 #: table plus the measurement nodata tests) instead of one element-wise operation per class and value;
 #: the results are identical (tests switch it off to compare).
@@ -220,7 +220,7 @@ def mask(
         product's QA band) or named ``"qa"``.
     classes
         Mask class names (:data:`eo.sensors.model.MASK_CLASSES`, the same for every sensor).
-        ``None`` (default) means ``("nodata", "cloud", "shadow", "cirrus")`` restricted to
+        ``None`` (default) means ``("nodata", "saturated", "cloud", "shadow", "cirrus")`` restricted to
         what the product decodes (a :class:`SkippedMaskClassWarning` names the others).
         Naming a class explicitly that the product cannot decode raises
         :class:`UnsupportedMaskClassError` listing the classes it can.

@@ -307,7 +307,7 @@ def load_profile(path: str | os.PathLike[str]) -> SensorProfile:
     name = path.name
     try:
         text = path.read_text(encoding="utf-8")
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # C parser when built
     except yaml.YAMLError as err:
         raise SensorProfileError(f"{name}: not valid YAML: {err}".replace("\n", " ")) from err
     except OSError as err:

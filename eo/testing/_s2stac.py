@@ -3,7 +3,8 @@
 Items are STAC 1.1.0 with the eo, raster, projection (v2: ``proj:code``), view, mgrs and grid
 extensions, Earth Search asset keys (``blue, green, red, nir, swir16, swir22, scl``), titles
 and ``raster:bands`` (nodata 0, uint16, scale 0.0001, offset -0.1: the BOA offset of processing
-baseline >= 04.00, ``earthsearch:boa_offset_applied`` true), plus ``eotk:sensor``.
+baseline >= 04.00, ``earthsearch:boa_offset_applied`` false: the DNs still carry the offset),
+plus ``eotk:sensor``.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def item_dict(
         "s2:datatake_type": "INS-NOBS",
         "s2:sequence": "0",
         "datetime": _iso(when),
-        "earthsearch:boa_offset_applied": True,
+        "earthsearch:boa_offset_applied": False,  # stored DNs still carry the +1000 offset
         "processing:software": {"eo.testing.synthetic": "1"},
         "eotk:sensor": SENSOR_ID,
         "updated": _iso(when + timedelta(hours=9)),
