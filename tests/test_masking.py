@@ -150,7 +150,14 @@ def test_sentinel2_default_mask_and_unclassified_dark_pixels_stay_valid() -> Non
     scl = np.arange(12, dtype=np.uint8).reshape(1, 1, 12)
     ds = _dataset({"qa": (scl, {"kind": "qa", "band": "SCL"})}, _grid(1, 12, 20.0), "sentinel-2-msi", "l2a")
     bad = mask(ds).values[0, 0]
-    assert np.flatnonzero(bad).tolist() == [0, 1, 3, 8, 9, 10]  # saturated/defective (1) is masked by default too
+    assert np.flatnonzero(bad).tolist() == [
+        0,
+        1,
+        3,
+        8,
+        9,
+        10,
+    ]  # saturated/defective (1) is masked by default too
 
 
 @pytest.mark.parametrize(
