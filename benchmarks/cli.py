@@ -40,7 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--cluster",
         action="store_true",
-        help="also run eo on a LocalCluster of 2 single-thread worker processes (eo_api_cluster)",
+        help="also run eo on a LocalCluster of 2 single-thread worker processes: as Dask starts it "
+        "(eo_api_cluster) and as eo run starts it (eo_api_cluster_tuned)",
+    )
+    r.add_argument(
+        "--warm",
+        action="store_true",
+        help="also run two jobs per process, threaded and on the cluster (eo_api_warm, eo_api_cluster_warm): "
+        "the second job's time is the per-job cost on warm workers",
     )
     r.add_argument("--no-check", action="store_true", help="skip the output agreement check")
     r.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -117,6 +124,7 @@ def _session(
 #: Result key -> (workload, reference): time and RSS of a variant of eo relative to the API chain.
 VARIANT_RATIOS = {
     "cluster_vs_threaded": ("eo_api_cluster", "eo_api"),
+    "tuned_cluster_vs_threaded": ("eo_api_cluster_tuned", "eo_api"),
     "pipeline_vs_api": ("pipeline", "eo_api"),
 }
 
@@ -130,13 +138,38 @@ def _variant_ratios(summary: dict[str, Any]) -> dict[str, dict[str, float]]:
                 "time": round(a["median_wall_s"] / b["median_wall_s"], 3),
                 "rss": round(a["peak_rss_mb"] / b["peak_rss_mb"], 3),
             }
+            if a.get("median_job_s") and b.get("median_job_s"):
+                out[key]["first_job"] = round(a["median_job_s"] / b["median_job_s"], 3)
+    a, b = summary.get("eo_api_cluster_warm", {}), summary.get("eo_api_warm", {})
+    if a.get("median_warm_job_s") and b.get("median_warm_job_s"):
+        out["cluster_vs_threaded_warm_job"] = {
+            "time": round(a["median_warm_job_s"] / b["median_warm_job_s"], 3),
+            "cluster_s": a["median_warm_job_s"],
+            "threaded_s": b["median_warm_job_s"],
+        }
     return out
+
+
+def _print_variants(result: dict[str, Any]) -> None:
+    for key in VARIANT_RATIOS:
+        if key in result:
+            r = result[key]
+            job = f"{r['first_job']:>8.2f} (first job)" if "first_job" in r else ""
+            print(f"{key:<26}{r['time']:>8.2f} (time){r['rss']:>8.2f} (RSS){job}")
+    if "cluster_vs_threaded_warm_job" in result:
+        r = result["cluster_vs_threaded_warm_job"]
+        print(
+            f"cluster_vs_threaded, second job on warm workers: {r['time']:.2f} "
+            f"({r['cluster_s']:.2f} s vs {r['threaded_s']:.2f} s)"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
-    if args.cluster and "eo_api_cluster" not in names:
-        names.append("eo_api_cluster")
+    if args.cluster:
+        names += [n for n in ("eo_api_cluster", "eo_api_cluster_tuned") if n not in names]
+    if args.warm:
+        names += [n for n in ("eo_api_warm", "eo_api_cluster_warm") if n not in names]
     names, skipped = _runnable(names)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = args.results_dir / f"{stamp}-{args.size}px-{args.dates}d"
@@ -160,9 +193,7 @@ def run(args: argparse.Namespace) -> int:
     s = main["summary"]
     result |= _variant_ratios(s)
     print(report.table(s))
-    for key in VARIANT_RATIOS:
-        if key in result:
-            print(f"{key:<22}{result[key]['time']:>8.2f} (time){result[key]['rss']:>8.2f} (RSS)")
+    _print_variants(result)
     for k, v in result["ratios"].items():
         if v is not None:
             print(f"{k:<22}{v:>8.2f}")

@@ -79,6 +79,12 @@ def summarise(runs: list[dict[str, Any]], size: int, dates: int) -> dict[str, di
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in ok), 1),
             "median_peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in ok), 1),
         }
+        first = [r["job_s"][0] for r in ok if r.get("job_s")]
+        warm = [r["job_s"][-1] for r in ok if len(r.get("job_s") or []) > 1]
+        if first:
+            out[name]["median_job_s"] = round(statistics.median(first), 3)
+        if warm:
+            out[name]["median_warm_job_s"] = round(statistics.median(warm), 3)
     return out
 
 

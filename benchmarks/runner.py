@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.workloads import WORKLOADS
 
 #: Pseudo-workloads: name -> (real workload, extra arguments).
-VARIANTS = {"eo_api_cluster": ("eo_api", ["--cluster"])}
+VARIANTS = {
+    "eo_api_cluster": ("eo_api", ["--cluster"]),
+    # the LocalCluster as `eo run` starts it (workers without Dask's MALLOC_TRIM_THRESHOLD_)
+    "eo_api_cluster_tuned": ("eo_api", ["--cluster", "--tuned"]),
+    # two jobs in one process: the second shows the per-job cost once workers are warm
+    "eo_api_warm": ("eo_api", ["--jobs", "2"]),
+    "eo_api_cluster_warm": ("eo_api", ["--cluster", "--jobs", "2"]),
+}
 
 
 @dataclass
@@ -25,9 +33,10 @@ class Run:
     ok: bool
     wall_s: float
     peak_rss_mb: float  # max(maxrss_mb, tree_rss_mb)
-    maxrss_mb: float  # ru_maxrss of the child from wait4 (its largest single process)
+    maxrss_mb: float  # VmHWM of the workload process itself, measured from its exec (benchmarks/child.py)
     tree_rss_mb: float  # peak of the sampled RSS sum over the process tree (LocalCluster workers included)
     error: str = ""
+    job_s: list[float] = field(default_factory=list)  # per job, as the workload reported it (BENCH job_s=)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,10 +84,12 @@ def run_workload(workload: str, catalog: Path, out: Path, timeout: float = 3600.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
     root = Path(__file__).resolve().parent.parent
     stop, peak = threading.Event(), [0.0]
-    with tempfile.TemporaryFile("w+") as log:
+    with tempfile.TemporaryFile("w+") as log, tempfile.TemporaryDirectory() as tmp:
+        hwm_file = Path(tmp) / "hwm"
+        env["EO_BENCH_HWM_FILE"] = str(hwm_file)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, str(catalog), str(out), *extra],
+            [sys.executable, "-m", "benchmarks.child", module, str(catalog), str(out), *extra],
             cwd=root,
             env=env,
             stdout=log,
@@ -89,7 +100,8 @@ def run_workload(workload: str, catalog: Path, out: Path, timeout: float = 3600.
         sampler.start()
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
-        _, status, usage = os.wait4(proc.pid, 0)  # rusage of this child alone
+        # not ru_maxrss from wait4: Linux carries the forking harness's RSS high-water mark over exec
+        _, status, _usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         killer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -97,7 +109,8 @@ def run_workload(workload: str, catalog: Path, out: Path, timeout: float = 3600.
         sampler.join()
         log.seek(0)
         output = log.read()
-    maxrss = usage.ru_maxrss / 1024.0  # KiB on Linux
+        maxrss = int(hwm_file.read_text()) / 1024.0 if hwm_file.exists() else 0.0  # KiB
     ok = proc.returncode == 0 and out.exists()
     error = "" if ok else (output.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-    return Run(workload, ok, wall, max(maxrss, peak[0]), maxrss, peak[0], error)
+    jobs = [float(m) for m in re.findall(r"^BENCH job_s=([0-9.]+)$", output, flags=re.MULTILINE)]
+    return Run(workload, ok, wall, max(maxrss, peak[0]), maxrss, peak[0], error, jobs)

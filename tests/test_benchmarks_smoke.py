@@ -92,3 +92,26 @@ def test_agreement_detects_values_masks_and_grids(tmp_path: Path) -> None:
     shifted = agreement(ref, _cog(tmp_path / "shift.tif", a, Affine(10, 0, 654905, 0, -10, 5709800)))
     assert not shifted["ok"] and not shifted["same_grid"]
     assert not agreement(ref, _cog(tmp_path / "f64.tif", a.astype(np.float64), t))["ok"]
+
+
+def test_peak_rss_is_the_workloads_own_not_the_harness_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tiny "workload" that reports a job time and writes its output; run from a harness process
+    # that holds ~300 MiB.  ru_maxrss from wait4 would report at least that (Linux carries the
+    # forking process's high-water mark over exec); the workload's own VmHWM is far smaller.
+    pkg = tmp_path / "tinybench"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "work.py").write_text(
+        "import sys\nfrom pathlib import Path\nPath(sys.argv[2]).write_text('x')\nprint('BENCH job_s=0.25')\n"
+        "print('BENCH job_s=0.125')\n"
+    )
+    monkeypatch.setitem(WORKLOADS, "tiny", "tinybench.work")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    ballast = np.ones(300 * 2**20 // 8)  # touched: resident in this process
+    run = runner.run_workload("tiny", tmp_path / "catalog.json", tmp_path / "out.txt")
+    assert ballast.sum() > 0
+    assert run.ok, run.error
+    assert 1 < run.maxrss_mb < 150, run
+    assert run.job_s == [0.25, 0.125]

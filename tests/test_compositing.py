@@ -265,3 +265,34 @@ def test_bap_default_target_is_period_centre():
 def test_registry_names():
     assert {"median", "mean", "min", "max", "percentile", "count"} <= set(REDUCERS)
     assert {"max-ndvi", "bap"} <= set(eo.compositing.methods())
+
+
+# ---- time blocks are reduced slab by slab, never concatenated -------------------------------
+
+
+@pytest.mark.parametrize("period", [None, "monthly"])
+def test_time_blocks_reduced_in_slabs_equal_numpy(monkeypatch, period):
+    import eo.compositing as comp
+
+    da = _cube(seed=3, chunks=7)  # time blocks of 3, 3, 1; ragged spatial chunks
+    whole = _quiet(composite(da.compute(), "median", period=period).values.copy)  # NumPy input: one block
+    monkeypatch.setattr(comp, "SLAB", 5)  # slabs that split rows, and a ragged last slab
+    with raise_if_dask_computes():
+        out = composite(da, "median", period=period)
+    layers = out.data.dask.layers
+    assert not [name for name in layers if "rechunk" in name]  # the time blocks are not concatenated
+    np.testing.assert_array_equal(_quiet(out.values.copy), whole)
+    if period is None:
+        np.testing.assert_array_equal(whole, _quiet(np.nanmedian, da.values, axis=0).astype(np.float32))
+
+
+def test_selector_over_time_blocks_in_slabs(monkeypatch):
+    import eo.compositing as comp
+
+    ds = xr.Dataset({"red": _cube(seed=6, chunks=5), "nir": _cube(seed=7, chunks=5)})
+    expected = composite(ds.compute(), "max-ndvi")
+    monkeypatch.setattr(comp, "SLAB", 6)
+    with raise_if_dask_computes():
+        out = composite(ds, "max-ndvi")
+    for name in ("red", "nir", "count"):
+        np.testing.assert_array_equal(out[name].values, expected[name].values)

@@ -45,7 +45,7 @@ from eo.grid import output_geobox
 from eo.loading import DEFAULT_CHUNKS, MixedSensorsError
 from eo.loading import read as read_mod
 from eo.loading.mosaic import group_items, solar_day
-from eo.loading.plan import chunk_sources, normalise_chunks, touched_chunks
+from eo.loading.plan import STACK_BUDGET, chunk_sources, normalise_chunks, touched_chunks
 from eo.loading.read import Source, _apply
 from eo.sensors.model import Band, Product, SensorProfile
 from eo.testing import raise_if_dask_computes
@@ -459,6 +459,70 @@ def test_chunks_argument() -> None:
             normalise_chunks(bad, 5, (50, 50))
 
 
+@pytest.mark.parametrize(
+    ("n_time", "side"),
+    [(1, 2048), (6, 2048), (8, 2048), (9, 1536), (12, 1536), (15, 1024), (33, 512), (900, 512)],
+)
+def test_default_chunks_shrink_with_dates_to_bound_the_time_stack(n_time: int, side: int) -> None:
+    t, y, x = normalise_chunks(None, n_time, (10980, 10980))
+    assert (t, y, x) == (1, side, side)
+    assert side % 512 == 0
+    # the float32 stack of all dates of one spatial chunk fits the budget unless the floor (512) is hit
+    assert n_time * side * side * 4 <= STACK_BUDGET or side == 512
+    # an explicit size is taken as given, whatever the number of dates
+    assert normalise_chunks({"y": 2048, "x": 2048}, n_time, (10980, 10980)) == (1, 2048, 2048)
+
+
+# --- per-thread dataset handles -----------------------------------------------------
+
+
+def test_dataset_handles_are_reused_per_thread_and_reopened_when_the_file_changes(tmp_path: Path) -> None:
+    import threading
+
+    from eo.loading import handles
+
+    gbox = GeoBox((32, 32), Affine(10, 0, 500000, 0, -10, 4000000), "EPSG:32633")
+    path = write_tif(tmp_path / "a.tif", np.full((32, 32), 7, dtype=np.uint16), gbox)
+    handles.clear()
+    first = handles.with_dataset(str(path), lambda r: (id(r), int(r.read(1)[0, 0])))
+    again = handles.with_dataset(str(path), lambda r: (id(r), int(r.read(1)[0, 0])))
+    assert first == again and handles.open_count() == 1  # the same open dataset
+    # another thread gets its own handle
+    seen: list[int] = []
+    worker = threading.Thread(target=lambda: seen.append(handles.with_dataset(str(path), id)))
+    worker.start()
+    worker.join()
+    assert seen and seen[0] != first[0]
+    # a file replaced in place (atomic rename) is opened afresh: its new pixels are read
+    new = write_tif(tmp_path / "b.tif", np.full((32, 32), 9, dtype=np.uint16), gbox)
+    new.replace(path)
+    assert handles.with_dataset(str(path), lambda r: int(r.read(1)[0, 0])) == 9
+    # an error inside the action drops the handle, so a retry reopens the file
+    with pytest.raises(ZeroDivisionError):
+        handles.with_dataset(str(path), lambda r: 1 / 0)
+    n = handles.open_count()
+    handles.with_dataset(str(path), lambda r: None)
+    assert handles.open_count() == n + 1
+    # a missing file raises rasterio's error, nothing is cached
+    with pytest.raises(rasterio.errors.RasterioIOError):
+        handles.with_dataset(str(tmp_path / "missing.tif"), lambda r: None)
+    handles.clear()
+    assert handles.open_count() == 0
+
+
+def test_dataset_handles_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eo.loading import handles
+
+    monkeypatch.setattr(handles, "MAX_OPEN", 3)
+    gbox = GeoBox((8, 8), Affine(10, 0, 500000, 0, -10, 4000000), "EPSG:32633")
+    paths = [write_tif(tmp_path / f"{i}.tif", np.full((8, 8), i, dtype=np.uint8), gbox) for i in range(5)]
+    handles.clear()
+    values = [handles.with_dataset(str(p), lambda r: int(r.read(1)[0, 0])) for p in paths]
+    assert values == [0, 1, 2, 3, 4]
+    assert handles.open_count() == 3
+    handles.clear()
+
+
 # --- time slices and mosaics ------------------------------------------------------
 
 
@@ -615,17 +679,21 @@ def test_transient_errors_are_retried_others_are_not(
             raise rasterio.errors.RasterioIOError("CURL error: Connection timed out")
         return real_open(path, *a, **k)
 
+    from eo.loading import handles
+
     monkeypatch.setattr(read_mod, "BACKOFF", 0.0)
     monkeypatch.setattr(rasterio, "open", flaky)
+    handles.invalidate()  # Dask's threads may hold this file open from an earlier test
     np.testing.assert_array_equal(ds.red.values[0], expected)
     assert len(calls) == 3
+    calls.clear()
 
     def broken(path: Any, *a: Any, **k: Any) -> Any:
         calls.append(str(path))
         raise rasterio.errors.RasterioIOError("not a TIFF file")
 
-    calls.clear()
     monkeypatch.setattr(rasterio, "open", broken)
+    handles.invalidate()
     with pytest.raises(AssetReadError, match="not a TIFF"):
         ds.red.values  # noqa: B018
     assert len(calls) == 1

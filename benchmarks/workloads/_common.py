@@ -17,7 +17,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("catalog", type=Path, help="static STAC catalog.json")
     p.add_argument("out", type=Path, help="output COG")
     p.add_argument("--cluster", action="store_true", help="run on a LocalCluster of 2 single-thread workers")
+    p.add_argument(
+        "--tuned",
+        action="store_true",
+        help="with --cluster: workers get eo run's environment (eo.pipeline.runner.worker_environ)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="run the job this many times in one process (same cluster); each prints 'BENCH job_s=<s>'",
+    )
     return p.parse_args(argv)
+
+
+def report_job(seconds: float) -> None:
+    """Tell the harness how long one job took (from the first eo call to the COG written)."""
+    print(f"BENCH job_s={seconds:.4f}", flush=True)
 
 
 def load_items(catalog: Path) -> list[Any]:

@@ -2,9 +2,9 @@
 
 Reduces the ``time`` dimension, per period when one is given (see :mod:`eo.compositing.periods`),
 with a named strategy from :mod:`eo.compositing.methods` (or a user callable).  Lazy: builds a
-Dask graph, computes nothing.  Memory is bounded by the chunk size: ``time`` is rechunked to a
-single chunk (composites have tens of dates), spatial chunks are kept, and a numba kernel runs
-per chunk.
+Dask graph, computes nothing.  Memory is bounded by the chunk size: one task per spatial chunk
+takes that chunk's time blocks as they are (no rechunk, no ``(time, y, x)`` copy) and runs a
+numba kernel over ``(time, 65536)``-pixel slabs of them; spatial chunks are kept.
 
 Inputs and outputs
 ------------------
@@ -36,7 +36,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dask.array as dsa
@@ -60,48 +60,96 @@ def _as_float32(da: xr.DataArray) -> xr.DataArray:
     return out.astype(np.float32)
 
 
+#: Pixels per slab when a time stack is assembled from per-date blocks: the kernels see
+#: ``(t, SLAB)`` float32 stacks, so no ``(t, y, x)`` copy of a chunk is ever made.
+SLAB = 1 << 16
+
+
+def _slabs(blocks: list[np.ndarray]) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(start, stop, stack)`` over the flattened pixels of time-first ``blocks``.
+
+    ``stack`` is a C-contiguous float32 ``(t, stop - start)`` array: all times of those pixels.
+    A single float32 block is used as it is (one slab, no copy).
+    """
+    flats = [np.asarray(b).reshape(b.shape[0], -1) for b in blocks]
+    n = flats[0].shape[1]
+    if len(flats) == 1 and flats[0].dtype == np.float32 and flats[0].flags.c_contiguous:
+        yield 0, n, flats[0]
+        return
+    t = sum(f.shape[0] for f in flats)
+    for s0 in range(0, n, SLAB):
+        s1 = min(n, s0 + SLAB)
+        stack = np.empty((t, s1 - s0), dtype=np.float32)
+        row = 0
+        for f in flats:
+            stack[row : row + f.shape[0]] = f[:, s0:s1]
+            row += f.shape[0]
+        yield s0, s1, stack
+
+
 def _reduce_block(
-    block: np.ndarray,
+    blocks: list[np.ndarray],
     members: tuple[np.ndarray, ...],
     fn: Callable[..., np.ndarray],
     params: dict[str, Any],
     out_dtype: np.dtype,
 ) -> np.ndarray:
-    flat = np.ascontiguousarray(block, dtype=np.float32).reshape(block.shape[0], -1)
-    out = np.empty((len(members), flat.shape[1]), dtype=out_dtype)
-    for g, m in enumerate(members):
-        whole = len(m) == flat.shape[0] and bool(np.array_equal(m, np.arange(len(m))))
-        out[g] = fn(flat if whole else np.ascontiguousarray(flat[m]), **params)  # no copy for period=None
-    return out.reshape((len(members), *block.shape[1:]))
+    spatial = blocks[0].shape[1:]
+    out = np.empty((len(members), int(np.prod(spatial))), dtype=out_dtype)
+    for s0, s1, stack in _slabs(blocks):
+        for g, m in enumerate(members):
+            whole = len(m) == stack.shape[0] and bool(np.array_equal(m, np.arange(len(m))))
+            out[g, s0:s1] = fn(stack if whole else np.ascontiguousarray(stack[m]), **params)
+    return out.reshape((len(members), *spatial))
 
 
-def _argmax_block(block: np.ndarray, members: tuple[np.ndarray, ...]) -> np.ndarray:
-    flat = np.ascontiguousarray(block, dtype=np.float32).reshape(block.shape[0], -1)
-    out = np.empty((len(members), flat.shape[1]), dtype=np.int32)
-    for g, m in enumerate(members):
-        pos = argmax_tn(np.ascontiguousarray(flat[m]))
-        out[g] = np.where(pos >= 0, m[np.maximum(pos, 0)], -1)
-    return out.reshape((len(members), *block.shape[1:]))
+def _argmax_block(blocks: list[np.ndarray], members: tuple[np.ndarray, ...]) -> np.ndarray:
+    spatial = blocks[0].shape[1:]
+    out = np.empty((len(members), int(np.prod(spatial))), dtype=np.int32)
+    for s0, s1, stack in _slabs(blocks):
+        for g, m in enumerate(members):
+            pos = argmax_tn(np.ascontiguousarray(stack[m]))
+            out[g, s0:s1] = np.where(pos >= 0, m[np.maximum(pos, 0)], -1)
+    return out.reshape((len(members), *spatial))
 
 
-def _gather_block(index: np.ndarray, block: np.ndarray) -> np.ndarray:
-    flat = np.ascontiguousarray(block, dtype=np.float32).reshape(block.shape[0], -1)
+def _gather_block(blocks: list[np.ndarray], index: np.ndarray) -> np.ndarray:
     idx = index.reshape(index.shape[0], -1)
     out = np.empty(idx.shape, dtype=np.float32)
-    for g in range(idx.shape[0]):
-        out[g] = gather_tn(flat, np.ascontiguousarray(idx[g]))
+    for s0, s1, stack in _slabs(blocks):
+        for g in range(idx.shape[0]):
+            out[g, s0:s1] = gather_tn(stack, np.ascontiguousarray(idx[g, s0:s1]))
     return out.reshape(index.shape)
 
 
-def _apply(func: Callable[..., np.ndarray], arrays: list[Any], n: int, dtype: Any, **kw: Any) -> Any:
-    """Run ``func`` over (time-first) arrays, per chunk when Dask-backed; output has ``n`` leading rows."""
-    if any(isinstance(a, dsa.Array) for a in arrays):
-        arrays = [dsa.asarray(a) for a in arrays]
-        spatial = arrays[0].chunks[1:]  # one spatial chunking for all inputs, time in one chunk
-        arrays = [a.rechunk((a.shape[0], *spatial), method="tasks") for a in arrays]  # no distributed import
-        chunks = ((n,), *arrays[-1].chunks[1:])
-        return dsa.map_blocks(func, *arrays, dtype=dtype, chunks=chunks, **kw)
-    return func(*[np.asarray(a) for a in arrays], **kw)
+def _apply(
+    func: Callable[..., np.ndarray], stack: Any, n: int, dtype: Any, extra: Any = None, **kw: Any
+) -> Any:
+    """``func(time_blocks, [extra], **kw)`` per spatial chunk; the output has ``n`` leading rows.
+
+    ``stack`` is time-first ``(t, y, x)``; ``func`` gets the list of its time blocks of one spatial
+    chunk (never concatenated: the kernels read them slab by slab, so a chunk's time stack is not
+    copied whole).  ``extra`` (optional) is ``(n, y, x)``, passed as one block.  Dask-backed
+    inputs give a lazy Dask array; NumPy inputs are computed now.
+    """
+    if isinstance(stack, dsa.Array) or isinstance(extra, dsa.Array):
+        args: list[Any] = [dsa.asarray(stack), "tyx"]
+        new_axes: dict[str, int] = {"g": n}
+        if extra is not None:
+            args += [dsa.asarray(extra).rechunk({0: -1}), "gyx"]
+            new_axes = {}
+        return dsa.blockwise(
+            func,
+            "gyx",
+            *args,
+            new_axes=new_axes,
+            concatenate=False,
+            dtype=dtype,
+            meta=np.empty((0, 0, 0), dtype=dtype),
+            **kw,
+        )
+    blocks = [np.asarray(stack)]
+    return func(blocks, np.asarray(extra), **kw) if extra is not None else func(blocks, **kw)
 
 
 def _wrap(data: Any, template: xr.DataArray, bins: PeriodBins, period: str | None) -> xr.DataArray:
@@ -143,7 +191,7 @@ def _reduce(
     dtype = np.dtype(np.uint16) if fn is REDUCERS["count"] else np.dtype(np.float32)
     data = _apply(
         _reduce_block,
-        [da.data],
+        da.data,
         len(bins),
         dtype,
         members=bins.members,
@@ -177,14 +225,10 @@ def _select(
         raise InputError(f"method {method!r} needs data variables with a time dimension; found none")
     fvars = {k: _as_float32(ds[k]).transpose("time", "y", "x") for k in timed}
     score = SELECTORS[method](xr.Dataset(fvars, attrs=ds.attrs), bins, **params)
-    first = fvars[timed[0]].data
-    sdata = score.data
-    if isinstance(first, dsa.Array):
-        sdata = dsa.asarray(sdata).rechunk(((score.sizes["time"],), *first.chunks[1:]))
-    index = _apply(_argmax_block, [sdata], len(bins), np.int32, members=bins.members)
+    index = _apply(_argmax_block, score.data, len(bins), np.int32, members=bins.members)
     out = {}
     for name, var in fvars.items():
-        data = _apply(_gather_block, [index, var.data], len(bins), np.float32)
+        data = _apply(_gather_block, var.data, len(bins), np.float32, extra=index)
         out[name] = _wrap(data, var, bins, period)
         out[name].attrs.update(composite=method, nodata=np.nan)
     out["count"] = _reduce(score.rename("count"), REDUCERS["count"], bins, period, {}, "count")

@@ -182,10 +182,14 @@ def load(
     geobox
         The output grid (``odc.geo.geobox.GeoBox``); exclusive with crs/resolution/bbox.
     chunks
-        Dask chunks: ``None`` -> ``{"time": 1, "y": 2048, "x": 2048}``; an int (y and x, one
-        time slice per chunk); ``-1`` (one chunk); or a dict of ``time``/``y``/``x`` (``-1`` =
-        whole dimension).  2048 is a multiple of the 512/1024 COG tiles, and 2048 x 2048
-        uint16 is 8 MiB per chunk.
+        Dask chunks: ``None`` -> ``{"time": 1, "y": S, "x": S}`` with ``S`` = 2048 for up to 8
+        time slices, then 1536, 1024 and (from 33 slices) 512, so that a float32 stack of all
+        time slices of one spatial chunk (what a temporal composite holds) stays within
+        128 MiB: peak memory follows the chunk budget, not the number of dates (see
+        :func:`eo.loading.plan.default_side`); an int (y and x, one time slice per chunk);
+        ``-1`` (one chunk); or a dict of ``time``/``y``/``x`` (``-1`` = whole dimension, a
+        missing key takes 1 / 2048).  The sizes are multiples of the 512/1024 COG tiles;
+        2048 x 2048 uint16 is 8 MiB per chunk.
     resampling
         Resampling of measurement bands coarser than (or not aligned with) the grid:
         ``"nearest"`` (default), ``"bilinear"``, ``"cubic"``, ``"average"``, ``"mode"``...; or a

@@ -20,9 +20,16 @@ from eo.errors import InputError, MetadataWarning, UnknownMethodError
 from eo.loading.read import RESAMPLING, Header, Source
 from eo.sensors.model import Band, Product
 
-#: Default chunk sizes: one time slice, 2048 x 2048 pixels (8 MiB of uint16; a multiple of 512
-#: and 1024, the usual COG tile sizes, so chunk edges fall on tile edges of aligned sources).
+#: Default chunk sizes: one time slice, at most 2048 x 2048 pixels (8 MiB of uint16; a multiple of
+#: 512 and 1024, the usual COG tile sizes, so chunk edges fall on tile edges of aligned sources).
 DEFAULT_CHUNKS: dict[str, int] = {"time": 1, "y": 2048, "x": 2048}
+#: Bytes a float32 stack of all time slices of one default spatial chunk may take: the working set
+#: of a temporal composite (``eo.composite`` reduces all dates of a spatial chunk in one task).
+#: Default spatial chunks shrink in steps of :data:`CHUNK_STEP` with the number of time slices so
+#: that peak memory follows this budget, not the number of dates.
+STACK_BUDGET = 128 * 2**20
+#: Granularity and lower bound of default spatial chunks (pixels; a COG tile size).
+CHUNK_STEP = 512
 #: Output pixels added around a source's footprint when deciding which chunks it touches
 #: (resampling kernels reach past the footprint).
 FOOTPRINT_PAD = 2
@@ -48,14 +55,30 @@ class BandPlan:
     """Per time slice, the sources in mosaic order."""
 
 
+def default_side(n_time: int) -> int:
+    """Default spatial chunk side (pixels) for ``n_time`` time slices.
+
+    The largest multiple of :data:`CHUNK_STEP`, at most ``DEFAULT_CHUNKS["y"]`` and at least
+    ``CHUNK_STEP``, whose float32 stack of ``n_time`` slices fits :data:`STACK_BUDGET`: 2048 up
+    to 8 slices, 1536 up to 14, 1024 up to 32, then 512.
+    """
+    side = DEFAULT_CHUNKS["y"]
+    while side > CHUNK_STEP and max(n_time, 1) * side * side * 4 > STACK_BUDGET:
+        side -= CHUNK_STEP
+    return side
+
+
 def normalise_chunks(chunks: Any, n_time: int, shape: tuple[int, int]) -> tuple[int, int, int]:
     """``(time, y, x)`` chunk sizes from ``None`` (defaults), an int (y and x), ``-1`` or a dict.
+
+    ``None``: one time slice and :func:`default_side` pixels (fewer with many time slices).
 
     ``-1`` (alone or as a dict value) means the whole extent of that dimension.
     """
     full = {"time": max(n_time, 1), "y": shape[0], "x": shape[1]}
     if chunks is None:
-        spec: dict[str, Any] = dict(DEFAULT_CHUNKS)
+        side = default_side(n_time)
+        spec: dict[str, Any] = {"time": DEFAULT_CHUNKS["time"], "y": side, "x": side}
     elif isinstance(chunks, bool):
         raise InputError(f"chunks={chunks!r}: expected None, an int, -1 or a dict like {DEFAULT_CHUNKS}")
     elif isinstance(chunks, int):

@@ -1,7 +1,8 @@
 """Reading assets with rasterio: windowed reads, warps, header probes, retries (the I/O edge).
 
 Every function here runs inside Dask tasks (or, for :func:`probe`, at plan time for items
-that lack metadata) and scopes GDAL options with :func:`eo.config.gdal_env`.
+that lack metadata) and scopes GDAL options with :func:`eo.config.gdal_env`.  Chunk reads
+reuse the thread's open datasets (:mod:`eo.loading.handles`).
 
 Three read paths per (source, chunk):
 
@@ -48,6 +49,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from eo.errors import AssetReadError, GeoreferenceMismatchWarning
+from eo.loading.handles import with_dataset
 from eo.loading.mosaic import valid_mask
 
 T = TypeVar("T")
@@ -245,8 +247,9 @@ def read_source(
     """
 
     def action() -> list[Piece] | None:
-        with rasterio.open(source.href) as rdr:
-            return _read_open(rdr, source, grid, window, resampling, into, fill)
+        return with_dataset(
+            source.href, lambda rdr: _read_open(rdr, source, grid, window, resampling, into, fill)
+        )
 
     return with_retries(source, action)
 

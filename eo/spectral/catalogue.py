@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 from eo.errors import UnknownIndexError
@@ -99,7 +101,12 @@ class SpectralIndex:
 
 
 def _data_dir() -> Any:
-    return files("spyndex") / "data"
+    # find_spec locates the installed package without importing it (spyndex's __init__ imports
+    # pandas, requests and its plotting helpers: a few hundred ms that eo does not need)
+    spec = find_spec("spyndex")
+    if spec is None or not spec.submodule_search_locations:
+        return files("spyndex") / "data"  # raises the usual ModuleNotFoundError
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def _read_json(name: str) -> Any:
