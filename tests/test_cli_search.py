@@ -115,3 +115,17 @@ def test_catalog_list_and_build(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert Path(res.stdout.strip()) == tmp_path / "cat" / "catalog.json"
     assert "building the local STAC catalogue" in res.stderr and "[1/" in res.stderr
+
+
+def test_console_script_entry_point_keeps_exit_codes() -> None:
+    """``eo`` runs ``eo.cli.console``: main's output and exit codes, then a shutdown without the GC walk."""
+    import subprocess
+    import sys
+
+    code = "import sys; from eo.cli import console; sys.argv = ['eo', *sys.argv[1:]]; console()"
+    ok = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "eo" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-c", code, "search", "--bbox", "1,2,3"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr

@@ -8,6 +8,7 @@ and exit with status 2; ``--debug`` shows the traceback.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -103,3 +104,18 @@ def _register() -> None:
 
 
 _register()
+
+
+def console() -> None:
+    """Entry point of the ``eo`` script: :func:`main`, then a shutdown without the final GC walk.
+
+    The scientific stack leaves about 2 x 10^5 objects behind; the interpreter's last cyclic
+    collection walks them all (measured 0.6-0.8 s after every command on a 2-core machine).
+    Nothing the command held needs it (files, clusters and locks are closed by then), so the
+    objects are frozen (``gc.freeze``) and shutdown skips them.  Only the script does this: a
+    caller of :func:`main` or of the library keeps its garbage collector as it is.
+    """
+    try:
+        main()
+    finally:
+        gc.freeze()

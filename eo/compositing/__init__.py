@@ -163,6 +163,10 @@ def _wrap(data: Any, template: xr.DataArray, bins: PeriodBins, period: str | Non
     return out
 
 
+#: Built-in reducers without parameters: a call with none needs no trial run.
+PARAMETERLESS = frozenset({"median", "mean", "min", "max", "count"})
+
+
 def _reducer(method: str | Callable[..., np.ndarray], params: dict[str, Any]) -> Callable[..., np.ndarray]:
     fn = REDUCERS.get(method) if isinstance(method, str) else method
     if fn is None or not callable(fn):
@@ -170,6 +174,8 @@ def _reducer(method: str | Callable[..., np.ndarray], params: dict[str, Any]) ->
             f"unknown composite method {method!r}; expected one of {', '.join(methods())} or a callable "
             "fn(values[t, n] float32, **params) -> array[n]"
         )
+    if isinstance(method, str) and method in PARAMETERLESS and not params:
+        return fn  # nothing to validate (and no kernel to load on this thread before compute starts)
     try:  # validate parameters now rather than at compute time
         fn(np.full((1, 1), np.nan, dtype=np.float32), **params)
     except TypeError as err:
