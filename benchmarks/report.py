@@ -89,25 +89,30 @@ def summarise(runs: list[dict[str, Any]], size: int, dates: int) -> dict[str, di
 
 
 def ratios(summary: dict[str, dict[str, Any]], subject: str = "eo_api") -> dict[str, float | None]:
-    """``eo/<peer>`` ratios of median wall time and of peak RSS (None when either side is missing)."""
+    """``eo/<peer>`` ratios of median wall time, peak RSS and job time (None when either side is missing).
+
+    The job is what each workload times itself: from the items in hand (imports done) to the COG written.
+    """
     res: dict[str, float | None] = {}
     s = summary.get(subject, {})
     for peer in PEERS:
         p = summary.get(peer, {})
-        for key, label in (("median_wall_s", "time"), ("peak_rss_mb", "rss")):
-            ok = s.get("ok") and p.get("ok")
+        for key, label in (("median_wall_s", "time"), ("peak_rss_mb", "rss"), ("median_job_s", "job")):
+            ok = s.get("ok") and p.get("ok") and s.get(key) and p.get(key)
             res[f"eo/{peer}_{label}"] = round(s[key] / p[key], 3) if ok else None
     return res
 
 
 def table(summary: dict[str, dict[str, Any]]) -> str:
-    lines = [f"{'workload':<16}{'median s':>10}{'Mpx*dates/s':>13}{'peak RSS MB':>13}{'runs':>6}"]
+    head = f"{'workload':<22}{'median s':>10}{'job s':>8}{'Mpx*dates/s':>13}{'peak RSS MB':>13}{'runs':>6}"
+    lines = [head]
     for name, s in summary.items():
         if not s["ok"]:
-            lines.append(f"{name:<16}  skipped/failed: {s['error']}")
+            lines.append(f"{name:<22}  skipped/failed: {s['error']}")
             continue
+        job = f"{s['median_job_s']:>8.2f}" if s.get("median_job_s") else f"{'':>8}"
         lines.append(
-            f"{name:<16}{s['median_wall_s']:>10.2f}{s['mpix_dates_per_s']:>13.1f}"
+            f"{name:<22}{s['median_wall_s']:>10.2f}{job}{s['mpix_dates_per_s']:>13.1f}"
             f"{s['peak_rss_mb']:>13.0f}{s['runs']:>6}"
         )
     return "\n".join(lines)

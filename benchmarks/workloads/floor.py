@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import rasterio
 from rasterio.shutil import copy as rio_copy
 from rasterio.windows import Window
 
-from benchmarks.workloads._common import MASK_CLASSES, load_items, parse_args, scale_offset
+from benchmarks.workloads._common import MASK_CLASSES, load_items, parse_args, report_job, scale_offset
 
 _MASK_TABLE = np.zeros(256, dtype=np.bool_)
 _MASK_TABLE[MASK_CLASSES] = True
@@ -62,6 +63,7 @@ def _ndvi_median(red, nir, scl, masked, sr, orr, sn, on, out):  # pragma: no cov
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     items = load_items(args.catalog)
+    t0 = time.perf_counter()
     hrefs = {b: [it.assets[b].get_absolute_href() for it in items] for b in ("red", "nir", "scl")}
     coef = {b: np.array([scale_offset(it, b) for it in items], dtype=np.float32) for b in ("red", "nir")}
     with rasterio.open(hrefs["red"][0]) as ref, rasterio.open(hrefs["scl"][0]) as sref:
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
                 OVERVIEW_RESAMPLING="AVERAGE",
             )
     os.replace(part, args.out)
+    report_job(time.perf_counter() - t0)
 
 
 if __name__ == "__main__":

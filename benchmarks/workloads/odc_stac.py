@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import odc.stac
 from odc.geo.geobox import GeoBox
 
-from benchmarks.workloads._common import MASK_CLASSES, first_grid, load_items, parse_args, scale_offset
+from benchmarks.workloads._common import (
+    MASK_CLASSES,
+    first_grid,
+    load_items,
+    parse_args,
+    report_job,
+    scale_offset,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     items = load_items(args.catalog)
+    t0 = time.perf_counter()
     crs, shape, transform = first_grid(items[0])
     from affine import Affine
 
@@ -35,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     ndvi = ((nir - red) / (nir + red)).where(clear)
     median = ndvi.median("time").compute()
     median.odc.write_cog(args.out, overwrite=True, nodata=np.nan)  # not the uint16 nodata 0
+    report_job(time.perf_counter() - t0)
 
 
 if __name__ == "__main__":

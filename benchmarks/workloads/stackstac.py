@@ -7,17 +7,28 @@ stackstac refuses ``rescale=True`` with ``dtype="float32"`` (a Python float scal
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import stackstac
 from odc.geo.xr import assign_crs
 from rasterio.enums import Resampling
 
-from benchmarks.workloads._common import EPSG, MASK_CLASSES, first_grid, load_items, parse_args, scale_offset
+from benchmarks.workloads._common import (
+    EPSG,
+    MASK_CLASSES,
+    first_grid,
+    load_items,
+    parse_args,
+    report_job,
+    scale_offset,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     items = load_items(args.catalog)
+    t0 = time.perf_counter()
     _, shape, t = first_grid(items[0])
     bounds = (t[2], t[5] + t[4] * shape[0], t[2] + t[0] * shape[1], t[5])
     da = stackstac.stack(
@@ -43,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     median = ndvi.median("time").compute()
     median = assign_crs(median.drop_vars([c for c in median.coords if c not in ("x", "y")]), f"EPSG:{EPSG}")
     median.odc.write_cog(args.out, overwrite=True)
+    report_job(time.perf_counter() - t0)
 
 
 if __name__ == "__main__":
