@@ -25,6 +25,10 @@ GDAL_READ_OPTIONS: dict[str, Any] = {
     "GDAL_HTTP_MAX_RETRY": 3,
     "GDAL_HTTP_RETRY_DELAY": 1,
     "GDAL_CACHEMAX": 256,
+    # GTiff decodes the blocks of one windowed read in GDAL's own threads, straight into the
+    # destination: measured on the 6-date benchmark, peak RSS of a compute 0.90 -> 0.55 GiB at
+    # the same speed (without it decoded blocks pile up in memory)
+    "GDAL_NUM_THREADS": "ALL_CPUS",
     "VSI_CACHE": True,
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2,.JP2",
     "GTIFF_POINT_GEO_IGNORE": False,

@@ -213,11 +213,13 @@ def _reduce(
 
 
 def _valid_count(ds: xr.Dataset, bins: PeriodBins, period: str | None) -> xr.DataArray:
+    timed = [var for var in ds.data_vars.values() if "time" in var.dims]
+    if len(timed) == 1:  # count the variable's own valid values: no per-date array of ones
+        return _reduce(timed[0].rename("count"), REDUCERS["count"], bins, period, {}, "count")
     valid: xr.DataArray | None = None
-    for var in ds.data_vars.values():
-        if "time" in var.dims:
-            ok = _as_float32(var).notnull()
-            valid = ok if valid is None else valid & ok
+    for var in timed:
+        ok = _as_float32(var).notnull()
+        valid = ok if valid is None else valid & ok
     assert valid is not None
     ones = xr.ones_like(valid, dtype=np.float32).where(valid)
     return _reduce(ones.rename("count"), REDUCERS["count"], bins, period, {}, "count")

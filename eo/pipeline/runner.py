@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import dask
+import numpy as np
 import pandas as pd
 import pystac
 import xarray as xr
@@ -207,6 +208,26 @@ def _wanted(spec: PipelineSpec, variables: xr.Dataset) -> list[str]:
     return [*names, "count"]
 
 
+def _materialise(ds: xr.Dataset) -> xr.Dataset:
+    """Compute ``ds`` (tile-sized) once for all the files written from it; **computes**.
+
+    Under a distributed client the result stays on the workers (``persist``).  Otherwise each chunk
+    is stored into a NumPy array as it completes (``dask.array.store``), which keeps the working set
+    at a few chunks: measured on the 6-date benchmark tile, a peak of 0.55 GiB against 1.0 GiB for
+    ``persist`` with the threaded scheduler, which held many chunks' inputs at once.
+    """
+    import dask.array as dsa
+
+    from eo.io.cog import active_client
+
+    lazy = [k for k, v in ds.data_vars.items() if isinstance(v.data, dsa.Array)]
+    if not lazy or active_client() is not None:
+        return ds.persist()
+    targets = [np.empty(ds[k].shape, dtype=ds[k].dtype) for k in lazy]
+    dsa.store([ds[k].data for k in lazy], targets, lock=False)
+    return ds.assign({k: ds[k].copy(data=t) for k, t in zip(lazy, targets, strict=True)})
+
+
 def _process(
     spec: PipelineSpec, items: Sequence[pystac.Item], tile: str, gbox: GeoBox, period: Period, out_dir: Path
 ) -> tuple[list[Path], float, dict[str, float], pystac.Item]:
@@ -229,7 +250,7 @@ def _process(
         )
     secs["plan"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    comp = comp[wanted].persist()  # tile-sized, so bounded; computed once for every output file
+    comp = _materialise(comp[wanted])  # tile-sized, so bounded; computed once for every output file
     secs["compute"] = time.perf_counter() - t0
     folder = out_dir / tile / period.label
     t0 = time.perf_counter()
