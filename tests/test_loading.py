@@ -513,14 +513,23 @@ def test_dataset_handles_are_reused_per_thread_and_reopened_when_the_file_change
 def test_dataset_handles_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from eo.loading import handles
 
-    monkeypatch.setattr(handles, "MAX_OPEN", 3)
+    monkeypatch.setattr(handles, "MAX_OPEN", 5)
     gbox = GeoBox((8, 8), Affine(10, 0, 500000, 0, -10, 4000000), "EPSG:32633")
-    paths = [write_tif(tmp_path / f"{i}.tif", np.full((8, 8), i, dtype=np.uint8), gbox) for i in range(5)]
+    paths = [write_tif(tmp_path / f"{i}.tif", np.full((8, 8), i, dtype=np.uint8), gbox) for i in range(7)]
     handles.clear()
     values = [handles.with_dataset(str(p), lambda r: int(r.read(1)[0, 0])) for p in paths]
-    assert values == [0, 1, 2, 3, 4]
-    assert handles.open_count() == 3
+    assert values == list(range(7))
+    assert handles.open_count() == 5
     handles.clear()
+    # many threads share the file-descriptor limit: each keeps fewer handles, never fewer than 4
+    monkeypatch.setattr(handles, "MAX_OPEN", 48)
+    monkeypatch.setattr(handles, "_fd_limit", lambda: 1024)
+    monkeypatch.setattr(handles.threading, "active_count", lambda: 2)
+    assert handles._per_thread_cap() == 48
+    monkeypatch.setattr(handles.threading, "active_count", lambda: 64)
+    assert handles._per_thread_cap() == 4  # 64 threads x 4 = 256 = a quarter of 1024
+    monkeypatch.setattr(handles, "_fd_limit", lambda: 100_000)
+    assert handles._per_thread_cap() == 48
 
 
 # --- time slices and mosaics ------------------------------------------------------

@@ -10,7 +10,8 @@ A cached handle is reused only while the file is unchanged: local paths are keye
 ``(path, inode, size, mtime)``, so a file replaced in place (an atomic rename) is opened
 afresh; remote hrefs (``http(s)://``, ``s3://``, ``/vsi...``) are reused for at most
 :data:`REMOTE_TTL` seconds.  At most :data:`MAX_OPEN` datasets stay open per thread; the
-least recently used is closed first.  :func:`clear` closes the calling thread's handles;
+least recently used is closed first (fewer when many threads share the process's file-descriptor
+limit, see :data:`FD_SHARE`).  :func:`clear` closes the calling thread's handles;
 :func:`invalidate` makes every thread close its handles at its next use (each thread closes its own:
 a handle is never touched by another thread).
 """
@@ -27,8 +28,12 @@ from typing import Any
 
 import rasterio
 
-#: Datasets kept open per thread (each holds a file descriptor and its parsed header).
+#: Datasets kept open per thread at most (each holds a file descriptor and its parsed header).
 MAX_OPEN = 48
+#: Share of the process's file-descriptor limit the caches of all threads may use together: with
+#: many threads each keeps fewer handles (never fewer than 4), so a 64-thread worker stays far
+#: from the default limit of 1024.
+FD_SHARE = 0.25
 #: Seconds a remote dataset handle may be reused before it is re-opened.
 REMOTE_TTL = 60.0
 
@@ -86,7 +91,7 @@ def with_dataset(href: str, action: Callable[[Any], Any]) -> Any:
     if entry is None:
         entry = (rasterio.open(href), now)
         cache[key] = entry
-        while len(cache) > MAX_OPEN:
+        while len(cache) > _per_thread_cap():
             _close(cache.popitem(last=False)[1][0])
     else:
         cache.move_to_end(key)
@@ -97,6 +102,21 @@ def with_dataset(href: str, action: Callable[[Any], Any]) -> Any:
         if stale is not None:
             _close(stale[0])
         raise
+
+
+def _fd_limit() -> int:
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return 512
+    return 1 << 20 if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _per_thread_cap() -> int:
+    budget = int(_fd_limit() * FD_SHARE)
+    return max(4, min(MAX_OPEN, budget // max(1, threading.active_count())))
 
 
 def _close(rdr: Any) -> None:

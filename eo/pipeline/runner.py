@@ -3,8 +3,9 @@
 ``run(spec)`` is what ``eo run SPEC`` and a notebook call: the same code path.  Work is
 scheduled per tile x period; each (tile, period) builds one lazy graph with the public API
 (``eo.load`` -> ``eo.calibrate`` -> ``eo.indices`` -> ``.where(~eo.mask)`` ->
-``eo.composite``), persists the small composite on the Dask cluster (bounded by the tile
-size), and writes its COGs, quicklook and STAC item atomically.  Its state record is written
+``eo.composite``), computes the tile-sized composite once (into NumPy chunk by chunk, or kept on
+the workers of a distributed cluster; see :func:`_materialise`), and writes its COGs, quicklook and
+STAC item atomically.  Its state record is written
 last, so an interrupted run resumes where it stopped and a re-run recomputes only what changed.
 """
 
