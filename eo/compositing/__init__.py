@@ -95,11 +95,13 @@ def _reduce_block(
     out_dtype: np.dtype,
 ) -> np.ndarray:
     spatial = blocks[0].shape[1:]
+    n_time = sum(b.shape[0] for b in blocks)
+    # a group holding every time step in order reads the stack itself (no copy; period=None)
+    whole = [len(m) == n_time and bool(np.array_equal(m, np.arange(n_time))) for m in members]
     out = np.empty((len(members), int(np.prod(spatial))), dtype=out_dtype)
     for s0, s1, stack in _slabs(blocks):
         for g, m in enumerate(members):
-            whole = len(m) == stack.shape[0] and bool(np.array_equal(m, np.arange(len(m))))
-            out[g, s0:s1] = fn(stack if whole else np.ascontiguousarray(stack[m]), **params)
+            out[g, s0:s1] = fn(stack if whole[g] else np.ascontiguousarray(stack[m]), **params)
     return out.reshape((len(members), *spatial))
 
 
