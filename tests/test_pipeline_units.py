@@ -202,31 +202,3 @@ def test_worker_environ_drops_only_the_malloc_trim_threshold() -> None:
     base = {"MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": 1, "MY_VAR": "x"}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": base}):
         assert worker_environ() == {"OMP_NUM_THREADS": 1, "MY_VAR": "x"}
-
-
-def test_materialise_stores_chunks_into_numpy_once() -> None:
-    import dask.array as dsa
-    import numpy as np
-    import xarray as xr
-
-    from eo.pipeline.runner import _materialise
-
-    calls: list[int] = []
-
-    def block(x: np.ndarray) -> np.ndarray:
-        calls.append(1)
-        return x * 2
-
-    base = dsa.arange(100, chunks=25, dtype=np.float32).reshape(10, 10).rechunk(5)
-    ds = xr.Dataset(
-        {
-            "a": (("y", "x"), base.map_blocks(block, dtype=np.float32, meta=np.empty((0, 0), np.float32))),
-            "b": (("y", "x"), np.ones((10, 10))),
-        }
-    )
-    out = _materialise(ds)
-    assert isinstance(out["a"].data, np.ndarray) and isinstance(out["b"].data, np.ndarray)
-    np.testing.assert_array_equal(out["a"].values, np.arange(100, dtype=np.float32).reshape(10, 10) * 2)
-    assert len(calls) == 4  # each chunk computed once
-    np.testing.assert_array_equal(out["a"].values, out["a"].values)
-    assert len(calls) == 4  # nothing recomputed on reuse

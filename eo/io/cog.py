@@ -210,8 +210,7 @@ def _stream_distributed(arr: dsa.Array, write: Writer, client: Any) -> None:
         submit()
 
 
-def active_client() -> Any:
-    """The distributed ``Client`` that Dask would compute with now, or ``None`` (threads, sync...)."""
+def _active_client() -> Any:
     scheduler = dask.base.get_scheduler()
     owner = getattr(scheduler, "__self__", None)
     return owner if type(owner).__name__ == "Client" else None
@@ -221,7 +220,7 @@ def _fill(arr: Any, write: Writer, strategy: str) -> None:
     if not isinstance(arr, dsa.Array):
         write(tuple(slice(0, n) for n in arr.shape), np.asarray(arr))
         return
-    client = active_client()
+    client = _active_client()
     workers = max(1, os.cpu_count() or 1)
     if strategy == "auto":
         strategy = "stream" if client is not None else "store"
