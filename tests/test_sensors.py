@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +270,28 @@ def test_user_profile_overrides_packaged_id_and_first_dir_wins(
     assert sensors.get("kazeosat-2").name == "first"
     monkeypatch.setenv("EO_SENSOR_PATH", str(second))
     assert sensors.get("kazeosat-2").name == "second"
+
+
+def test_user_profiles_are_schema_validated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _user_profile(tmp_path, "kazeosat-9")
+    doc = yaml.safe_load(path.read_text())
+    doc["bands"][0]["resolution"] = "ten metres"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    monkeypatch.setenv("EO_SENSOR_PATH", str(tmp_path))
+    with pytest.raises(SensorProfileError, match=r"kazeosat-9\.yaml: bands\[0\]\.resolution"):
+        sensors.profiles()
+
+
+def test_packaged_profiles_load_without_jsonschema() -> None:
+    # the shipped files are schema-validated by test_packaged_profile_loads_validates_and_cites
+    code = "import sys, eo.sensors as s; s.profiles(); print('jsonschema' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env_without_path())
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
+
+
+def _env_without_path() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "EO_SENSOR_PATH"}
 
 
 def test_duplicate_ids_in_one_directory_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

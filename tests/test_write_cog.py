@@ -165,3 +165,57 @@ def test_memory_bounded_8192_square(tmp_path):
     assert increase_mib < 128, f"peak RSS grew by {increase_mib:.0f} MiB writing a 256 MiB image"
     with rasterio.open(out) as src:
         assert src.shape == (8192, 8192) and len(src.overviews(1)) >= 4
+
+
+def test_layout_check_refuses_a_non_cog_and_leaves_nothing(tmp_path, monkeypatch):
+    import rasterio.shutil as rshutil
+
+    real_copy = rshutil.copy
+
+    def plain_gtiff(src, dst, driver=None, **options):  # what a broken GDAL build might write
+        return real_copy(src, dst, driver="GTiff", TILED="YES", COMPRESS="DEFLATE")
+
+    monkeypatch.setattr(rshutil, "copy", plain_gtiff)
+    with pytest.raises(WriteError, match="not COG"):
+        eo.write_cog(_da(), tmp_path / "plain.tif")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_runs_rio_cogeo(tmp_path, monkeypatch):
+    import rio_cogeo.cogeo
+
+    calls = []
+    monkeypatch.setattr(
+        rio_cogeo.cogeo, "cog_validate", lambda path, quiet: calls.append(path) or (False, ["broken"], [])
+    )
+    with pytest.raises(WriteError, match="broken"):
+        eo.write_cog(_da(), tmp_path / "v.tif", validate=True)
+    assert len(calls) == 1 and list(tmp_path.iterdir()) == []
+    eo.write_cog(_da(), tmp_path / "nv.tif")  # the default does not call it
+    assert len(calls) == 1
+
+
+THREADED_IMPORTS = textwrap.dedent(
+    """
+    import sys
+    import dask.array as dsa, numpy as np, xarray as xr
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+    from odc.geo.xr import xr_coords
+    import eo
+    gbox = GeoBox((300, 400), Affine(10, 0, 400000, 0, -10, 3000000), "EPSG:32616")
+    da = xr.DataArray(dsa.ones((300, 400), chunks=128, dtype="float32"), dims=("y", "x"), coords=xr_coords(gbox))
+    eo.write_cog(da, sys.argv[1])
+    print(sorted(m for m in ("distributed", "rio_cogeo") if m in sys.modules))
+    """
+)
+
+
+def test_threaded_write_imports_neither_distributed_nor_rio_cogeo(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-c", THREADED_IMPORTS, str(tmp_path / "t.tif")], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
+    with rasterio.open(tmp_path / "t.tif") as src:
+        assert src.read(1).min() == 1.0
