@@ -285,7 +285,8 @@ def test_user_profiles_are_schema_validated(tmp_path: Path, monkeypatch: pytest.
 def test_packaged_profiles_load_without_jsonschema() -> None:
     # the shipped files are schema-validated by test_packaged_profile_loads_validates_and_cites
     code = "import sys, eo.sensors as s; s.profiles(); print('jsonschema' in sys.modules)"
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env_without_path())
+    env = _env_without_path()
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
 

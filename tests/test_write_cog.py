@@ -204,7 +204,8 @@ THREADED_IMPORTS = textwrap.dedent(
     from odc.geo.xr import xr_coords
     import eo
     gbox = GeoBox((300, 400), Affine(10, 0, 400000, 0, -10, 3000000), "EPSG:32616")
-    da = xr.DataArray(dsa.ones((300, 400), chunks=128, dtype="float32"), dims=("y", "x"), coords=xr_coords(gbox))
+    ones = dsa.ones((300, 400), chunks=128, dtype="float32")
+    da = xr.DataArray(ones, dims=("y", "x"), coords=xr_coords(gbox))
     eo.write_cog(da, sys.argv[1])
     print(sorted(m for m in ("distributed", "rio_cogeo") if m in sys.modules))
     """

@@ -136,7 +136,7 @@ def _store(arr: dsa.Array, write: Writer, workers: int) -> None:
     target: Any = write if isinstance(write, _WindowWriter) else _WindowTarget(write)
     # the array's own (threaded) scheduler when nothing else can be in force: dask would otherwise
     # import distributed only to find that no Client exists
-    chosen = {} if _scheduler_may_be_set() else {"scheduler": arr.__dask_scheduler__}
+    chosen: dict[str, Any] = {} if _scheduler_may_be_set() else {"scheduler": arr.__dask_scheduler__}
     dsa.store(arr, target, lock=False, compute=True, **chosen)
 
 
