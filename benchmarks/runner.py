@@ -19,8 +19,8 @@ from benchmarks.workloads import WORKLOADS
 #: Pseudo-workloads: name -> (real workload, extra arguments).
 VARIANTS = {
     "eo_api_cluster": ("eo_api", ["--cluster"]),
-    # the LocalCluster as `eo run` starts it (workers without Dask's MALLOC_TRIM_THRESHOLD_)
-    "eo_api_cluster_tuned": ("eo_api", ["--cluster", "--tuned"]),
+    # the same with eo's malloc retuning of the workers switched off (EO_MALLOC_TUNE=0, eo.malloc)
+    "eo_api_cluster_untuned": ("eo_api", ["--cluster", "--untuned"]),
     # two jobs in one process: the second shows the per-job cost once workers are warm
     "eo_api_warm": ("eo_api", ["--jobs", "2"]),
     "eo_api_cluster_warm": ("eo_api", ["--cluster", "--jobs", "2"]),

@@ -192,13 +192,3 @@ def test_json_log_lines_carry_the_event_fields() -> None:
     doc = json.loads(JsonFormatter().format(rec))
     assert doc["message"] == "tile t1: done" and doc["tile"] == "t1" and doc["level"] == "info"
     assert doc["time"].endswith("+00:00")
-
-
-def test_worker_environ_drops_only_the_malloc_trim_threshold() -> None:
-    import dask
-
-    from eo.pipeline.runner import worker_environ
-
-    base = {"MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": 1, "MY_VAR": "x"}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": base}):
-        assert worker_environ() == {"OMP_NUM_THREADS": 1, "MY_VAR": "x"}

@@ -18,9 +18,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("out", type=Path, help="output COG")
     p.add_argument("--cluster", action="store_true", help="run on a LocalCluster of 2 single-thread workers")
     p.add_argument(
-        "--tuned",
+        "--untuned",
         action="store_true",
-        help="with --cluster: workers get eo run's environment (eo.pipeline.runner.worker_environ)",
+        help="with --cluster: EO_MALLOC_TUNE=0, the workers keep Dask's pinned malloc thresholds (eo.malloc)",
     )
     p.add_argument(
         "--jobs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import eo
@@ -18,13 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.cluster:
         from dask.distributed import Client, LocalCluster
 
-        if args.tuned:  # the worker environment of eo run's own LocalCluster (no malloc trim threshold)
-            import dask
-
-            from eo.pipeline.runner import worker_environ
-
-            dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()})
-
+        if args.untuned:  # workers inherit it: eo leaves Dask's malloc thresholds alone (eo.malloc)
+            os.environ["EO_MALLOC_TUNE"] = "0"
         client = Client(
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         )

@@ -20,6 +20,7 @@ from odc.geo.geobox import GeoBox
 from eo.loading.mosaic import paste_first_valid
 from eo.loading.plan import BandPlan, chunk_ranges, chunk_sources
 from eo.loading.read import RESAMPLING, Source, read_source
+from eo.malloc import ensure_tuned
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class ChunkRequest:
 def load_chunk(request: ChunkRequest) -> np.ndarray:
     """Read and mosaic one chunk: ``(time, y, x)`` array of ``request.dtype`` (runs in a Dask task)."""
     from eo.config import gdal_env
+
+    ensure_tuned()  # once per process: Dask workers' pinned malloc thresholds (see eo.malloc)
 
     ys, xs = request.window
     rows, cols = ys.stop - ys.start, xs.stop - xs.start

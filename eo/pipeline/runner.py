@@ -20,7 +20,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import dask
 import pandas as pd
 import pystac
 import xarray as xr
@@ -139,23 +138,9 @@ def _client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
     kwargs["processes"] = bool(spec.cluster.get("processes", True))
     if "memory_limit" in spec.cluster:
         kwargs["memory_limit"] = spec.cluster["memory_limit"]
-    env = {"distributed.nanny.pre-spawn-environ": worker_environ()}
-    with dask.config.set(env), LocalCluster(**kwargs) as lc, Client(lc) as client:
+    # Dask's workers keep their MALLOC_TRIM_THRESHOLD_: eo's chunk tasks retune malloc (eo.malloc)
+    with LocalCluster(**kwargs) as lc, Client(lc) as client:
         yield client
-
-
-def worker_environ() -> dict[str, Any]:
-    """Environment of the worker processes of eo's own LocalCluster: Dask's, minus the malloc trim.
-
-    Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its workers so that freed memory goes back to the
-    OS at once.  Setting it also pins glibc's mmap threshold at 128 KiB, so every chunk-sized array
-    (and every slab temporary of a kernel) is a fresh ``mmap`` whose pages fault in again: measured
-    on the hot-path benchmark, a warm job on 2 single-thread workers took 10.4 s with it and 7.7 s
-    without (threaded: 6.7 s), for about 200 MiB more resident memory per worker.
-    """
-    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
-    env.pop("MALLOC_TRIM_THRESHOLD_", None)
-    return env
 
 
 def _variables(spec: PipelineSpec, items: Sequence[pystac.Item], geobox: GeoBox) -> xr.Dataset:
