@@ -31,6 +31,7 @@ from eo.loading.plan import (
 )
 from eo.loading.read import Header, Source, probe
 from eo.sensors.model import Band, Product, SensorProfile
+from eo.workers import prime_active
 
 
 def _sensor(sensor: Any) -> tuple[SensorProfile, Product] | None:
@@ -234,6 +235,9 @@ def load(
       anchored at the output grid's origin, so values do not depend on ``chunks``; GDAL's
       approximate transformer places source positions within 0.125 source pixel.  Same grid
       (same CRS and pixel size, whole-pixel offset): plain windowed reads, no warp.
+    - **Distributed**: with an active ``distributed`` Client, its workers are primed (once per
+      Client, without waiting: :func:`eo.workers.prime_active`) so they import eo's task
+      modules while the graph is built here.
     - **I/O at call time**: none, except the header of assets whose items lack ``proj:shape``
       / ``proj:transform`` (one per such asset) or, when no item states it, one header per
       band for dtype/nodata.  Each chunk task reads only the windows it needs, retries
@@ -246,6 +250,7 @@ def load(
     >>> ds.red.attrs["state"], ds.red.dtype  # doctest: +SKIP
     ('dn', dtype('uint16'))
     """
+    prime_active()
     band_list = [bands] if isinstance(bands, str) else (list(bands) if bands is not None else None)
     try:
         parsed, (profile, product) = _parse_all(items, band_list, sensor)

@@ -140,6 +140,9 @@ def _client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
         kwargs["memory_limit"] = spec.cluster["memory_limit"]
     # Dask's workers keep their MALLOC_TRIM_THRESHOLD_: eo's chunk tasks retune malloc (eo.malloc)
     with LocalCluster(**kwargs) as lc, Client(lc) as client:
+        from eo.workers import prime
+
+        prime(client)  # fresh worker processes: they import eo's task modules while this one plans
         yield client
 
 
