@@ -103,6 +103,18 @@ def test_ndvi_count_marks_pixels_outside_the_scene(ndvi_run: tuple[Any, Path]) -
     assert (count[:769, 565:] == 1).all() and np.isfinite(ndvi[:769, 565:]).all()
 
 
+def test_report_valid_fraction_and_quicklook_come_from_the_written_files(ndvi_run: tuple[Any, Path]) -> None:
+    report, out = ndvi_run
+    (result,) = [r for r in report.results if r.tile == "32618_42_406"]
+    # the scene covers 769 x (1024 - 565) of the tile's 1024 x 1024 pixels (see the test above)
+    assert result.valid_fraction == pytest.approx(769 * (1024 - 565) / 1024**2, abs=1e-12)
+    (png,) = out.glob("32618_42_406/*/*_NDVI.png")
+    with rasterio.open(png) as ql:
+        alpha = ql.read(4)
+    assert ql.count == 4 and alpha.shape == (512, 512)
+    assert (alpha[:, :282] == 0).all() and (alpha[:380, 284:] == 255).all()  # transparent off-scene
+
+
 def test_output_stac_validates_and_is_searchable(ndvi_run: tuple[Any, Path]) -> None:
     from eo.catalog.validate import stac_errors
 

@@ -16,6 +16,7 @@ from odc.geo.xr import xr_coords
 from rio_cogeo.cogeo import cog_validate
 
 import eo
+import eo.io.cog
 from eo.errors import InputError, WriteError
 
 GBOX = GeoBox((600, 700), Affine(30, 0, 452475, 0, -30, 3408645), "EPSG:32616")
@@ -220,3 +221,58 @@ def test_threaded_write_imports_neither_distributed_nor_rio_cogeo(tmp_path):
     assert res.stdout.strip() == "[]"
     with rasterio.open(tmp_path / "t.tif") as src:
         assert src.read(1).min() == 1.0
+
+
+def _shared_source(calls: list[tuple[int, ...]]) -> xr.DataArray:
+    """A lazy array whose blocks record their computation in ``calls`` (threads of this process)."""
+
+    def source(block, block_info=None):
+        calls.append(block_info[None]["chunk-location"])
+        return block * 2
+
+    base = _da(chunks=200)
+    return base.copy(data=base.data.map_blocks(source, dtype=np.float32))
+
+
+@pytest.mark.parametrize("strategy", ["store", "stream"])
+def test_write_cogs_computes_shared_inputs_once(tmp_path, strategy):
+    calls: list[tuple[int, ...]] = []
+    shared = _shared_source(calls)
+    count = (~np.isnan(shared)).astype(np.uint16)
+    paths = eo.io.cog.write_cogs(
+        {tmp_path / "value.tif": shared + 1, tmp_path / "count.tif": count}, strategy=strategy
+    )
+    assert paths == [tmp_path / "value.tif", tmp_path / "count.tif"]
+    n_blocks = int(np.prod(shared.data.numblocks))
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == n_blocks  # every block once, not twice
+    expected = _da().values * 2
+    with rasterio.open(paths[0]) as v, rasterio.open(paths[1]) as c:
+        np.testing.assert_array_equal(v.read(1), expected + 1)
+        np.testing.assert_array_equal(c.read(1), (~np.isnan(expected)).astype(np.uint16))
+        assert c.dtypes[0] == "uint16" and np.isnan(v.nodata)
+    for p in paths:
+        assert cog_validate(str(p), quiet=True)[0]
+    assert _leftovers(tmp_path) == []
+
+
+def test_write_cogs_failure_writes_none(tmp_path):
+    def boom(block, block_info=None):
+        if block_info[None]["chunk-location"] == (1, 1):
+            raise RuntimeError("simulated crash")
+        return block
+
+    good = _da()
+    bad = good.copy(data=good.data.map_blocks(boom, dtype=np.float32))
+    with pytest.raises(WriteError, match="simulated crash"):
+        eo.io.cog.write_cogs({tmp_path / "good.tif": good, tmp_path / "bad.tif": bad})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_cogs_refuses_mismatched_stream_chunks_and_duplicate_targets(tmp_path):
+    with pytest.raises(InputError, match="same chunks"):
+        eo.io.cog.write_cogs(
+            {tmp_path / "a.tif": _da(chunks=200), tmp_path / "b.tif": _da(chunks=300)}, strategy="stream"
+        )
+    with pytest.raises(InputError, match="twice"):
+        eo.io.cog.write_cogs({tmp_path / "a.tif": _da(), str(tmp_path / "a.tif"): _da()})
+    assert list(tmp_path.iterdir()) == []

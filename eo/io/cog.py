@@ -33,6 +33,11 @@ How it works (memory bounded by a few chunks, never the image):
 3. ``os.replace`` moves it onto the target.  On any exception both temp files are removed and the
    target is untouched (:class:`eo.errors.WriteError` wraps the cause).
 
+:func:`write_cogs` writes several arrays (the variables of one composite) in one computation:
+one ``dask.array.store`` graph, or per block position one task computing that block of every
+array, so what they share upstream runs once and memory stays bounded by chunks (``eo run``
+writes its outputs this way instead of holding the composite of a tile in memory).
+
 GDAL's block cache is limited to 32 MiB while writing (``GDAL_CACHEMAX``) so written tiles are
 flushed to disk instead of accumulating in memory.
 """
@@ -44,6 +49,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +104,39 @@ def _resolve_nodata(da: xr.DataArray, nodata: float | None) -> float | None:
     return float(value)
 
 
-def _block_slices(arr: dsa.Array) -> Iterator[tuple[tuple[slice, ...], Any]]:
+def _block_slices(arr: dsa.Array, optimize: bool = True) -> Iterator[tuple[tuple[slice, ...], Any]]:
     slices = dsa.core.slices_from_chunks(arr.chunks)
-    delayed = arr.to_delayed().ravel()
+    delayed = arr.to_delayed(optimize_graph=optimize).ravel()
     yield from zip(slices, delayed)
+
+
+def _pack(*blocks: np.ndarray) -> tuple[np.ndarray, ...]:
+    return blocks
+
+
+def _joint_blocks(arrays: Sequence[dsa.Array]) -> Iterator[tuple[tuple[slice, ...], Any]]:
+    """Per block position, ``(slices, delayed tuple of that block of every array)``.
+
+    One task per position computes the block of every output, so what they share upstream (one
+    composite's reads and per-date chain) is computed once per block, not once per output.
+    """
+    if len(arrays) == 1:
+        for key, block in _block_slices(arrays[0]):
+            yield key, dask.delayed(_pack)(block)
+        return
+    first = arrays[0]
+    for arr in arrays[1:]:
+        if arr.numblocks != first.numblocks or arr.chunks[1:] != first.chunks[1:]:
+            raise InputError(
+                f"write_cogs streams outputs block by block: all need the same chunks, found "
+                f"{first.chunks[1:]} x {first.numblocks[0]} and {arr.chunks[1:]} x {arr.numblocks[0]}; "
+                "rechunk them alike (da.chunk(...)) or write them one by one"
+            )
+    # not optimised: blockwise fusion would fuse a shared task into each consumer (computing it
+    # once per output, measured), alone or with dask.optimize(*arrays)
+    per_array = [list(_block_slices(arr, optimize=False)) for arr in arrays]
+    for parts in zip(*per_array):
+        yield parts[0][0], dask.delayed(_pack)(*(block for _, block in parts))
 
 
 class _WindowWriter:
@@ -132,12 +168,13 @@ class _WindowWriter:
             self._closed = True
 
 
-def _store(arr: dsa.Array, write: Writer, workers: int) -> None:
-    target: Any = write if isinstance(write, _WindowWriter) else _WindowTarget(write)
-    # the array's own (threaded) scheduler when nothing else can be in force: dask would otherwise
+def _store(arrays: Sequence[dsa.Array], writes: Sequence[Writer]) -> None:
+    """``dask.array.store`` of every array into its writer, in one graph (shared tasks run once)."""
+    targets: list[Any] = [w if isinstance(w, _WindowWriter) else _WindowTarget(w) for w in writes]
+    # the arrays' own (threaded) scheduler when nothing else can be in force: dask would otherwise
     # import distributed only to find that no Client exists
-    chosen: dict[str, Any] = {} if _scheduler_may_be_set() else {"scheduler": arr.__dask_scheduler__}
-    dsa.store(arr, target, lock=False, compute=True, **chosen)
+    chosen: dict[str, Any] = {} if _scheduler_may_be_set() else {"scheduler": arrays[0].__dask_scheduler__}
+    dsa.store(list(arrays), targets, lock=False, compute=True, **chosen)
 
 
 class _WindowTarget:
@@ -150,21 +187,26 @@ class _WindowTarget:
         self._write(key, value)
 
 
-def _stream_local(arr: dsa.Array, write: Writer, workers: int) -> None:
-    def compute(block: Any) -> np.ndarray:
-        return np.asarray(block.compute(scheduler="sync"))
+def _write_all(writes: Sequence[Writer], key: tuple[slice, ...], values: Sequence[np.ndarray]) -> None:
+    for write, value in zip(writes, values, strict=True):
+        write(key, np.asarray(value))
 
-    blocks = _block_slices(arr)
+
+def _stream_local(arrays: Sequence[dsa.Array], writes: Sequence[Writer], workers: int) -> None:
+    def compute(block: Any) -> tuple[np.ndarray, ...]:
+        return tuple(block.compute(scheduler="sync"))
+
+    blocks = _joint_blocks(arrays)
     with ThreadPoolExecutor(workers) as pool:
-        pending: dict[Future[np.ndarray], tuple[slice, ...]] = {}
+        pending: dict[Future[tuple[np.ndarray, ...]], tuple[slice, ...]] = {}
         for key, block in blocks:
             pending[pool.submit(compute, block)] = key
             if len(pending) >= 2 * workers:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    write(pending.pop(fut), fut.result())
+                    _write_all(writes, pending.pop(fut), fut.result())
         for fut in list(pending):
-            write(pending.pop(fut), fut.result())
+            _write_all(writes, pending.pop(fut), fut.result())
 
 
 def _least_busy(threads: Mapping[str, int], running: dict[str, int]) -> str | None:
@@ -174,7 +216,7 @@ def _least_busy(threads: Mapping[str, int], running: dict[str, int]) -> str | No
     return min(threads, key=lambda w: (running.get(w, 0) / max(threads[w], 1), w))
 
 
-def _stream_distributed(arr: dsa.Array, write: Writer, client: Any) -> None:
+def _stream_distributed(arrays: Sequence[dsa.Array], writes: Sequence[Writer], client: Any) -> None:
     """Compute blocks on the cluster, each **pinned to one worker**, and write them here as they come.
 
     A block's graph (its reads, the per-date element-wise chain, the temporal reduction) runs on one
@@ -188,7 +230,7 @@ def _stream_distributed(arr: dsa.Array, write: Writer, client: Any) -> None:
     """
     from distributed import as_completed
 
-    blocks = _block_slices(arr)
+    blocks = _joint_blocks(arrays)
     threads = dict(client.nthreads())
     keys: dict[str, tuple[tuple[slice, ...], str | None]] = {}
     busy: dict[str, int] = {}
@@ -215,7 +257,7 @@ def _stream_distributed(arr: dsa.Array, write: Writer, client: Any) -> None:
         key, worker = keys.pop(done.key)
         if worker:
             busy[worker] -= 1
-        write(key, done.result())
+        _write_all(writes, key, done.result())
         done.release()
         submit()
 
@@ -238,10 +280,19 @@ def _active_client() -> Any:
     return owner if type(owner).__name__ == "Client" else None
 
 
-def _fill(arr: Any, write: Writer, strategy: str) -> None:
-    if not isinstance(arr, dsa.Array):
-        write(tuple(slice(0, n) for n in arr.shape), np.asarray(arr))
+def _fill(arrays: Sequence[Any], writes: Sequence[Writer], strategy: str) -> None:
+    """Write every array into its writer: NumPy ones at once, Dask ones computed together."""
+    if strategy not in ("auto", "store", "stream"):
+        raise InputError(f"unknown write strategy {strategy!r}; expected 'auto', 'store' or 'stream'")
+    lazy: list[tuple[dsa.Array, Writer]] = []
+    for arr, write in zip(arrays, writes, strict=True):
+        if isinstance(arr, dsa.Array):
+            lazy.append((arr, write))
+        else:
+            write(tuple(slice(0, n) for n in arr.shape), np.asarray(arr))
+    if not lazy:
         return
+    todo, targets = [a for a, _ in lazy], [w for _, w in lazy]
     client = _active_client()
     workers = max(1, os.cpu_count() or 1)
     if strategy == "auto":
@@ -249,14 +300,11 @@ def _fill(arr: Any, write: Writer, strategy: str) -> None:
     if strategy == "store":
         if client is not None:
             raise InputError("strategy='store' cannot write from distributed workers; use 'stream' or 'auto'")
-        _store(arr, write, workers)
-    elif strategy == "stream":
-        if client is not None:
-            _stream_distributed(arr, write, client)
-        else:
-            _stream_local(arr, write, workers)
+        _store(todo, targets)
+    elif client is not None:
+        _stream_distributed(todo, targets, client)
     else:
-        raise InputError(f"unknown write strategy {strategy!r}; expected 'auto', 'store' or 'stream'")
+        _stream_local(todo, targets, workers)
 
 
 def auto_overview_levels(shape: tuple[int, int], blocksize: int) -> list[int]:
@@ -290,6 +338,67 @@ def _cog_options(
     }
     options["OVERVIEWS"] = "FORCE_USE_EXISTING" if len(overview_levels) else "NONE"
     return options
+
+
+@dataclass
+class _Output:
+    """One COG to write: its (band, y, x) data, the GTiff profile, temp files and band metadata."""
+
+    target: Path
+    data: Any
+    profile: dict[str, Any]
+    dtype: np.dtype
+    resampling: str
+    units: str | None
+    band_names: list[str] | None
+    tmp_tif: Path = field(init=False)
+    tmp_cog: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tmp_tif, self.tmp_cog = temp_path(self.target, ".tif"), temp_path(self.target, ".cog.tif")
+
+
+def _output(
+    da: xr.DataArray,
+    path: str | os.PathLike[str],
+    nodata: float | None,
+    blocksize: int,
+    resampling: str | None,
+) -> _Output:
+    if not isinstance(da, xr.DataArray):
+        raise InputError(f"write_cog writes xarray DataArrays; got {type(da).__name__} for {path}")
+    if da.ndim not in (2, 3):
+        raise InputError(f"write_cog expects dims (y, x) or (band, y, x); got {da.dims}")
+    gbox = _geobox(da)
+    if da.dtype == bool:
+        da = da.astype(np.uint8)
+    dtype = np.dtype(da.dtype)
+    data = da.data if da.ndim == 3 else da.data[np.newaxis]
+    profile = {
+        "driver": "GTiff",
+        "width": gbox.shape.x,
+        "height": gbox.shape.y,
+        "count": data.shape[0],
+        "dtype": dtype.name,
+        "crs": gbox.crs.to_wkt(),
+        "transform": gbox.affine,
+        "nodata": _resolve_nodata(da, nodata),
+        "tiled": True,
+        "blockxsize": blocksize,
+        "blockysize": blocksize,
+        "BIGTIFF": "IF_SAFER",
+        "INTERLEAVE": "BAND",
+    }
+    names = [str(n) for n in da[da.dims[0]].values] if da.ndim == 3 and da.dims[0] in da.coords else None
+    return _Output(
+        Path(path),
+        data,
+        profile,
+        dtype,
+        resampling or ("average" if dtype.kind == "f" else "nearest"),
+        str(da.attrs["units"]) if da.attrs.get("units") else None,
+        names,
+    )
 
 
 def write_cog(
@@ -339,69 +448,110 @@ def write_cog(
     Path
         The target path.
     """
-    if da.ndim not in (2, 3):
-        raise InputError(f"write_cog expects dims (y, x) or (band, y, x); got {da.dims}")
-    gbox = _geobox(da)
-    if da.dtype == bool:
-        da = da.astype(np.uint8)
-    dtype = np.dtype(da.dtype)
-    resolved_nodata = _resolve_nodata(da, nodata)
-    resampling = overview_resampling or ("average" if dtype.kind == "f" else "nearest")
-    data = da.data if da.ndim == 3 else da.data[np.newaxis]
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_tif, tmp_cog = temp_path(target, ".tif"), temp_path(target, ".cog.tif")
-    profile = {
-        "driver": "GTiff",
-        "width": gbox.shape.x,
-        "height": gbox.shape.y,
-        "count": data.shape[0],
-        "dtype": dtype.name,
-        "crs": gbox.crs.to_wkt(),
-        "transform": gbox.affine,
-        "nodata": resolved_nodata,
-        "tiled": True,
-        "blockxsize": blocksize,
-        "blockysize": blocksize,
-        "BIGTIFF": "IF_SAFER",
-        "INTERLEAVE": "BAND",
-    }
+    (written,) = write_cogs(
+        {path: da},
+        nodata=nodata,
+        overview_levels=overview_levels,
+        blocksize=blocksize,
+        compress=compress,
+        predictor=predictor,
+        tags=tags,
+        overview_resampling=overview_resampling,
+        strategy=strategy,
+        validate=validate,
+    )
+    return written
+
+
+def write_cogs(
+    arrays: Mapping[str | os.PathLike[str], xr.DataArray],
+    *,
+    nodata: float | None = None,
+    overview_levels: Sequence[int] | None = None,
+    blocksize: int = 512,
+    compress: str = "deflate",
+    predictor: int | None = None,
+    tags: Mapping[str, Any] | None = None,
+    overview_resampling: str | None = None,
+    strategy: str = "auto",
+    validate: bool = False,
+) -> list[Path]:
+    """Write several DataArrays (path -> array) as COGs in **one** computation; **computes**.
+
+    What the arrays share upstream (the variables of one composite share its reads and per-date
+    chain) is computed once: one graph (``"store"``) or one task per block position computing
+    that block of every array (``"stream"``, which needs the same chunks for all).  Memory stays
+    bounded by a few chunks of each array, never an image.  Options as for :func:`write_cog`,
+    applied to every file.  Each file is written atomically; none is moved into place before all
+    are written and checked, and on an error none is (targets written by an earlier call stay).
+
+    Returns
+    -------
+    list of Path
+        The target paths, in the order of ``arrays``.
+    """
+    outputs = [_output(da, path, nodata, blocksize, overview_resampling) for path, da in arrays.items()]
+    if len({o.target.resolve() for o in outputs}) != len(outputs):
+        raise InputError(f"write_cogs got one target path twice: {[str(o.target) for o in outputs]}")
+    for out in outputs:
+        out.target.parent.mkdir(parents=True, exist_ok=True)
+    temps = [p for o in outputs for p in (o.tmp_tif, o.tmp_cog)]
+    names = ", ".join(str(o.target) for o in outputs)
     try:
         with rasterio.Env(**WRITE_ENV):
-            with rasterio.open(tmp_tif, "w", **profile) as dst:
-                writer = _WindowWriter(dst)
-                try:
-                    _fill(data, writer, strategy)
-                finally:
-                    writer.close()
-                if da.attrs.get("units"):
-                    dst.units = [str(da.attrs["units"])] * data.shape[0]
-                if tags:
-                    dst.update_tags(**{k: str(v) for k, v in tags.items()})
-                if da.ndim == 3 and da.dims[0] in da.coords:
-                    for i, name in enumerate(da[da.dims[0]].values, start=1):
-                        dst.set_band_description(i, str(name))
-                levels = (
-                    auto_overview_levels(dst.shape, blocksize) if overview_levels is None else overview_levels
-                )
-                if levels:
-                    dst.build_overviews(list(levels), rasterio.enums.Resampling[resampling])
-            options = _cog_options(dtype, blocksize, compress, predictor, levels, resampling)
-            rasterio.shutil.copy(tmp_tif, tmp_cog, driver="COG", **options)
-        remove_quietly(tmp_tif)
-        _check_layout(tmp_cog, blocksize, len(levels))
-        if validate:
-            _validate(tmp_cog)
-        os.replace(tmp_cog, target)
+            all_levels = _fill_files(outputs, strategy, overview_levels, blocksize, tags)
+            for out, levels in zip(outputs, all_levels, strict=True):
+                options = _cog_options(out.dtype, blocksize, compress, predictor, levels, out.resampling)
+                rasterio.shutil.copy(out.tmp_tif, out.tmp_cog, driver="COG", **options)
+                remove_quietly(out.tmp_tif)
+        for out, levels in zip(outputs, all_levels, strict=True):
+            _check_layout(out.tmp_cog, blocksize, len(levels))
+            if validate:
+                _validate(out.tmp_cog)
+        for out in outputs:
+            os.replace(out.tmp_cog, out.target)
     except InputError:
         raise
     except Exception as err:
         raise WriteError(
-            f"writing COG {target} failed ({type(err).__name__}: {err}); no file was written"
+            f"writing COG {names} failed ({type(err).__name__}: {err}); no file was written"
         ) from err
     finally:
-        remove_quietly(tmp_tif, tmp_cog)
-    return target
+        remove_quietly(*temps)
+    return [o.target for o in outputs]
+
+
+def _fill_files(
+    outputs: Sequence[_Output],
+    strategy: str,
+    overview_levels: Sequence[int] | None,
+    blocksize: int,
+    tags: Mapping[str, Any] | None,
+) -> list[Sequence[int]]:
+    """Compute every output into its tiled temp GTiff, with band metadata and overviews; their levels."""
+    with ExitStack() as stack:
+        dsts = [stack.enter_context(rasterio.open(o.tmp_tif, "w", **o.profile)) for o in outputs]
+        writers = [_WindowWriter(dst) for dst in dsts]
+        try:
+            _fill([o.data for o in outputs], writers, strategy)
+        finally:
+            for writer in writers:
+                writer.close()
+        all_levels: list[Sequence[int]] = []
+        for out, dst in zip(outputs, dsts, strict=True):
+            if out.units:
+                dst.units = [out.units] * dst.count
+            if tags:
+                dst.update_tags(**{k: str(v) for k, v in tags.items()})
+            for i, name in enumerate(out.band_names or [], start=1):
+                dst.set_band_description(i, name)
+            levels = overview_levels
+            if levels is None:
+                levels = auto_overview_levels(dst.shape, blocksize)
+            if levels:
+                dst.build_overviews(list(levels), rasterio.enums.Resampling[out.resampling])
+            all_levels.append(levels)
+    return all_levels
 
 
 def _check_layout(path: Path, blocksize: int, n_overviews: int) -> None:

@@ -3,8 +3,10 @@
 ``run(spec)`` is what ``eo run SPEC`` and a notebook call: the same code path.  Work is
 scheduled per tile x period; each (tile, period) builds one lazy graph with the public API
 (``eo.load`` -> ``eo.calibrate`` -> ``eo.indices`` -> ``.where(~eo.mask)`` ->
-``eo.composite``), persists the small composite on the Dask cluster (bounded by the tile
-size), and writes its COGs, quicklook and STAC item atomically.  Its state record is written
+``eo.composite``) and streams it into all its COGs in one pass (:func:`eo.io.cog.write_cogs`:
+memory bounded by chunks, not by the tile; with a Zarr output too, the composite is persisted
+on the cluster and written twice), then writes the quicklook (from the COG's overviews) and
+the STAC item, all atomically.  Its state record is written
 last, so an interrupted run resumes where it stopped and a re-run recomputes only what changed.
 """
 
@@ -195,6 +197,18 @@ def _wanted(spec: PipelineSpec, variables: xr.Dataset) -> list[str]:
     return [*names, "count"]
 
 
+def _valid_fraction(count_cog: Path) -> float:
+    """Fraction of pixels with at least one valid observation, read block by block from a count COG."""
+    import numpy as np
+    import rasterio
+
+    valid = 0
+    with rasterio.open(count_cog) as src:
+        for _, window in src.block_windows(1):
+            valid += int(np.count_nonzero(src.read(1, window=window) > 0))
+        return valid / (src.width * src.height)
+
+
 def _process(
     spec: PipelineSpec, items: Sequence[pystac.Item], tile: str, gbox: GeoBox, period: Period, out_dir: Path
 ) -> tuple[list[Path], float, dict[str, float], pystac.Item]:
@@ -216,29 +230,40 @@ def _process(
             f"outputs.variables {missing} are not produced; the composite has {list(comp.data_vars)}"
         )
     secs["plan"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    comp = comp[wanted].persist()  # tile-sized, so bounded; computed once for every output file
-    secs["compute"] = time.perf_counter() - t0
+    comp = comp[wanted]
     folder = out_dir / tile / period.label
-    t0 = time.perf_counter()
     files: dict[str, Path] = {}
     stem = f"{spec.name}_{tile}_{period.label}"
     formats = spec.outputs.get("formats", ["cog"])
     if "zarr" in formats:
+        # two writers read the composite: hold it (tile-sized) on the cluster, computed once
         from eo.io.zarr import write_zarr
 
+        t0 = time.perf_counter()
+        comp = comp.persist()
+        secs["compute"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         files["zarr"] = write_zarr(comp, folder / f"{stem}.zarr")
+        secs["write"] = time.perf_counter() - t0
     if "cog" in formats:
-        for name in wanted:
-            files[str(name)] = eo.write_cog(comp[name], folder / f"{stem}_{name}.tif")
-    secs["write"] = time.perf_counter() - t0
+        # every COG in one streaming pass: shared work runs once, memory bounded by chunks
+        from eo.io.cog import write_cogs
+
+        t0 = time.perf_counter()
+        targets = {name: folder / f"{stem}_{name}.tif" for name in wanted}
+        write_cogs({targets[name]: comp[name] for name in wanted})
+        files.update({str(name): path for name, path in targets.items()})
+        secs["write"] = secs.get("write", 0.0) + time.perf_counter() - t0
     valid = float("nan")
-    if "count" in comp.data_vars:
+    if "count" in files:
+        valid = _valid_fraction(files["count"])
+    elif "count" in comp.data_vars:
         valid = float((comp["count"] > 0).mean().compute())
     first = next((v for v in wanted if v != "count"), None)
     paths = list(files.values())
     if first is not None and spec.outputs.get("quicklook", True):
-        ql = write_quicklook(comp[first], folder / f"{stem}_{first}.png")
+        # from the COG's overviews when there is one: the composite is not computed again
+        ql = write_quicklook(files.get(str(first), comp[first]), folder / f"{stem}_{first}.png")
         paths.append(Path(ql))
     item = output_item(
         tile,
