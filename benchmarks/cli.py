@@ -90,19 +90,23 @@ def _runnable(names: list[str]) -> tuple[list[str], dict[str, str]]:
 
 @contextlib.contextmanager
 def _stac_api(catalog: Path, needed: bool) -> Iterator[None]:
-    """Serve the catalogue as a STAC API for the ``pipeline`` workload (started outside its timing)."""
+    """Serve the catalogue as a STAC API and write the ``pipeline`` workload's spec (outside its timing)."""
     if not needed:
         yield
         return
-    from benchmarks.workloads.pipeline import URL_ENV
+    import tempfile
+
+    from benchmarks.workloads.pipeline import SPEC_ENV, URL_ENV, write_spec
     from eo.catalog.serve import serve
 
-    with serve(catalog.parent) as server:
+    with serve(catalog.parent) as server, tempfile.TemporaryDirectory(prefix="eo-bench-spec-") as tmp:
         os.environ[URL_ENV] = server.url
+        os.environ[SPEC_ENV] = str(write_spec(catalog, server.url, Path(tmp) / "bench-ndvi.yaml"))
         try:
             yield
         finally:
             os.environ.pop(URL_ENV, None)
+            os.environ.pop(SPEC_ENV, None)
 
 
 def _session(

@@ -15,7 +15,7 @@ from benchmarks.compare import agreement
 from benchmarks.workloads import WORKLOADS
 
 
-def test_harness_runs_floor_and_odc_stac_and_they_agree(
+def test_harness_runs_floor_odc_stac_and_eo_run_and_they_agree(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     code = cli.main(
@@ -28,7 +28,7 @@ def test_harness_runs_floor_and_odc_stac_and_they_agree(
             "--repeat",
             "1",
             "--workloads",
-            "floor,odc_stac",
+            "floor,odc_stac,pipeline",
             "--data-dir",
             str(tmp_path / "data"),
             "--results-dir",
@@ -41,7 +41,7 @@ def test_harness_runs_floor_and_odc_stac_and_they_agree(
     result = json.loads(result_json.read_text())
     assert result_json.with_suffix(".png").stat().st_size > 1000
     assert result["machine"]["cores"] >= 1 and result["machine"]["ram_gb"] > 0
-    for name in ("floor", "odc_stac"):
+    for name in ("floor", "odc_stac", "pipeline"):
         s = result["summary"][name]
         assert s["ok"] and s["median_wall_s"] > 0 and s["peak_rss_mb"] > 20
         assert s["mpix_dates_per_s"] == pytest.approx(256 * 256 * 2 / 1e6 / s["median_wall_s"], abs=2e-3)
@@ -50,6 +50,8 @@ def test_harness_runs_floor_and_odc_stac_and_they_agree(
     check = agree["results"]["odc_stac"]
     assert check["same_grid"] and check["mask_mismatch"] == 0 and check["max_abs_diff"] <= 1e-6
     assert 0 < check["valid_pixels"] <= 256 * 256
+    by_eo_run = agree["results"]["pipeline"]  # `eo run SPEC` through the eo script's entry point
+    assert by_eo_run["same_grid"] and by_eo_run["mask_mismatch"] == 0 and by_eo_run["max_abs_diff"] <= 1e-6
     assert result["ratios"]["eo/floor_time"] is None  # eo did not run
     assert "agrees with floor" in out
 
