@@ -129,6 +129,8 @@ def prime_active() -> None:
     with _lock:
         if client in _primed or getattr(client, "status", "running") != "running":
             return
+        if getattr(client, "asynchronous", False):  # its calls are coroutines: leave it to its owner
+            return
         _primed.add(client)
     try:
         prime(client)
