@@ -7,7 +7,7 @@ Nothing here changes global state at import time; GDAL options are scoped with
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,16 @@ GDAL_READ_OPTIONS: dict[str, Any] = {
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2,.JP2",
     "GTIFF_POINT_GEO_IGNORE": False,
 }
+
+
+#: Values of an on/off environment variable that mean off (case-insensitive).
+OFF_VALUES = ("0", "false", "no", "off")
+
+
+def switched_on(name: str, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the on/off environment variable ``name`` is on: unset or anything but :data:`OFF_VALUES`."""
+    value = (os.environ if env is None else env).get(name, "1")
+    return value.strip().lower() not in OFF_VALUES
 
 
 def eo_home(path: str | os.PathLike[str] | None = None) -> Path:

@@ -21,6 +21,8 @@ import ctypes
 import os
 import sys
 
+from eo.config import switched_on
+
 #: Allocations up to this size (bytes) are served from the heap, not a fresh mmap (glibc's maximum
 #: for the dynamic threshold on 64-bit: 32 MiB; a 2048 x 2048 float32 chunk is 16 MiB).
 MMAP_THRESHOLD = 32 * 2**20
@@ -55,7 +57,7 @@ def _pinned_low(env: dict[str, str]) -> bool:
 
 
 def _enabled(env: dict[str, str]) -> bool:
-    return env.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+    return switched_on(ENV_SWITCH, env)
 
 
 def tune() -> bool:

@@ -23,12 +23,13 @@ This module imports nothing heavy: ``import eo`` stays fast.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import threading
 import time
 import weakref
 from typing import Any
+
+from eo.config import switched_on
 
 #: The modules whose functions eo's chunk tasks call (their import pulls in the rest).
 TASK_MODULES = (
@@ -68,10 +69,6 @@ def warm_worker() -> float:
     with gdal_env():  # registers GDAL's drivers
         pass
     return time.perf_counter() - t0
-
-
-def _enabled() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def prime(client: Any = None) -> list[Any]:
@@ -118,7 +115,7 @@ def prime_active() -> None:
     priming is an optimisation, and a scheduler that cannot be reached shows up in the real
     computation with its own error.
     """
-    if "distributed" not in sys.modules or not _enabled():
+    if "distributed" not in sys.modules or not switched_on(ENV_SWITCH):
         return
     try:
         from distributed import default_client
