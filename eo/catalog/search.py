@@ -11,13 +11,10 @@ neither (rustac's memory backend, some static-API mirrors) gets none, and the fi
 applied on the client (logged at DEBUG) while paging continues until ``max_items`` matching
 items are found.  The client-side check also runs after server-side filtering, as a safety net.
 
-Items are stamped, when the catalogue definition maps their collection and the property is
-absent, with:
-
-* ``eotk:sensor`` = ``"<sensor profile id>:<product id>"`` (e.g. ``"sentinel-2-msi:l2a"``);
-* ``eotk:assets`` = ``{band: asset key}`` (e.g. ``{"red": "B04", "qa": "SCL"}``), limited to
-  the asset keys the item has; bands are named by the profile's common names (``qa`` for the
-  quality band), so ``eo.load(items, bands=["red", "qa"])`` finds the files on any catalogue.
+The result is a :class:`~eo.catalog.result.SearchResult` (a ``pystac.ItemCollection``) that
+remembers the catalogue definition it came from (``result.catalog``): ``eo.load(result)`` applies
+that catalogue's collection mappings and offset policy, passed to parsing explicitly.  Items are
+returned as the server sent them (nothing is added to their properties).
 
 Remote failures are retried (:mod:`eo.catalog.retry`) and then raised as
 :class:`~eo.errors.RemoteError` naming the endpoint and HTTP status.
@@ -31,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eo.catalog.definitions import CatalogDefinition, get_catalog
+from eo.catalog.definitions import CatalogDefinition, default_catalog, get_catalog
 from eo.catalog.params import DatetimeInput, matches, parse_bbox, parse_datetime, property_filter, to_cql2
 from eo.catalog.retry import RetryPolicy, remote_errors, stac_io
 from eo.errors import InputError, RemoteError, UnknownCollectionError
@@ -39,9 +36,11 @@ from eo.errors import InputError, RemoteError, UnknownCollectionError
 if TYPE_CHECKING:
     import pystac
 
+    from eo.catalog.result import SearchResult
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["search", "stamp"]
+__all__ = ["search"]
 
 
 def _names(value: str | Iterable[str] | None, what: str) -> list[str] | None:
@@ -123,21 +122,6 @@ def _check_collections(io: Any, url: str, collections: Sequence[str], label: str
         )
 
 
-# --- stamping -------------------------------------------------------------------------
-
-
-def stamp(items: Iterable[pystac.Item], definition: CatalogDefinition) -> None:
-    """Add ``eotk:sensor`` and ``eotk:assets`` to items of mapped collections (in place; see module doc)."""
-    for item in items:
-        mapping = definition.collection(item.collection_id)
-        found = mapping.for_item(item.properties) if mapping is not None else None
-        if found is None:
-            continue
-        sensor, assets = found
-        item.properties.setdefault("eotk:sensor", sensor)
-        item.properties.setdefault("eotk:assets", {b: k for b, k in assets.items() if k in item.assets})
-
-
 # --- the local catalogue --------------------------------------------------------------
 
 
@@ -161,7 +145,7 @@ def ensure_local_catalog(definition: CatalogDefinition) -> Path:
 
 
 def search(
-    catalog: str = "local",
+    catalog: str | None = None,
     collections: str | Sequence[str] | None = None,
     bbox: str | Sequence[float] | None = None,
     datetime: DatetimeInput = None,
@@ -172,14 +156,15 @@ def search(
     max_items: int | None = None,
     *,
     retry: RetryPolicy | None = None,
-) -> pystac.ItemCollection:
+) -> SearchResult:
     """Search a STAC catalogue and return the matching items (eager: performs HTTP requests).
 
     Parameters
     ----------
     catalog
         A catalogue name (``"local"``, ``"earth-search"``, ``"planetary-computer"``, ``"cdse"``,
-        or one defined in ``EO_CATALOG_PATH``) or an http(s) STAC API URL.
+        or one defined in ``EO_CATALOG_PATH``) or an http(s) STAC API URL; None: the catalogue whose
+        definition says ``default: true`` (the built-in ``local`` one).
     collections, ids
         Lists, or comma-separated strings.  Unknown collections raise
         :class:`~eo.errors.UnknownCollectionError` listing those the server offers.
@@ -202,8 +187,9 @@ def search(
 
     Returns
     -------
-    pystac.ItemCollection
-        Items in server order, stamped with ``eotk:sensor``/``eotk:assets`` where known.
+    SearchResult
+        A ``pystac.ItemCollection`` of the items in server order, with ``.catalog`` the
+        definition searched (read by :func:`eo.load`).
     """
     params: dict[str, Any] = {
         "collections": _names(collections, "collections"),
@@ -214,7 +200,7 @@ def search(
         "max_items": _positive(max_items, "max_items"),
     }
     flt = property_filter(max_cloud, query)
-    definition = get_catalog(catalog)
+    definition = get_catalog(catalog if catalog is not None else default_catalog())
     if definition.kind == "local":
         from eo.catalog.serve import local_api
 
@@ -230,8 +216,7 @@ def _search_api(
     params: dict[str, Any],
     flt: Mapping[str, Any],
     retry: RetryPolicy | None,
-) -> pystac.ItemCollection:
-    import pystac
+) -> SearchResult:
     from pystac_client import Client
     from pystac_client.errors import ClientTypeError
 
@@ -262,5 +247,6 @@ def _search_api(
             items.append(item)
             if params["max_items"] is not None and len(items) >= params["max_items"]:
                 break
-    stamp(items, definition)
-    return pystac.ItemCollection(items)
+    from eo.catalog.result import SearchResult
+
+    return SearchResult(items, catalog=definition)

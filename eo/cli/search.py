@@ -59,7 +59,11 @@ def table(items: Sequence[Any]) -> str:
 
 
 @click.command(name="search")
-@click.option("--catalog", default="local", show_default=True, help="Catalogue name or STAC API URL.")
+@click.option(
+    "--catalog",
+    default=None,
+    help="Catalogue name or STAC API URL (default: the one marked default, `local`).",
+)
 @click.option("--collections", default=None, help="Comma-separated collection ids.")
 @click.option("--bbox", default=None, help="W,S,E,N in degrees (EPSG:4326).")
 @click.option("--datetime", "dt", default=None, help="RFC 3339 instant or START/END ('..' for open).")
@@ -68,7 +72,7 @@ def table(items: Sequence[Any]) -> str:
 @click.option("--limit", default=None, help="Return at most N items.")
 @click.option("--json", "as_json", is_flag=True, help="Print the ItemCollection as JSON.")
 def command(
-    catalog: str,
+    catalog: str | None,
     collections: str | None,
     bbox: str | None,
     dt: str | None,

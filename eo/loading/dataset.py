@@ -16,59 +16,31 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 
-from eo.catalog.records import ParsedItem
+from eo.catalog.records import AssetRecord, ParsedItem
 from eo.loading.plan import BandPlan
-from eo.sensors.model import Product, SensorProfile
+from eo.radiometry.state import UNITS
+from eo.sensors.model import Band, Product, SensorProfile
 
 
-def _prop(props: Mapping[str, Any], *names: str) -> Any:
-    for n in names:
-        if props.get(n) is not None:
-            return props[n]
-    return None
+def _text(value: str | None) -> str:
+    return value or ""
 
 
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _sun_elevation(p: Mapping[str, Any]) -> float:
-    value = _float(_prop(p, "view:sun_elevation", "sun_elevation", "eo:sun_elevation"))
-    if math.isnan(value):
-        zenith = _float(_prop(p, "s2:mean_solar_zenith", "view:sun_zenith"))
-        value = 90.0 - zenith
-    return value
-
-
-def _boa(p: Mapping[str, Any]) -> float:
-    value = p.get("earthsearch:boa_offset_applied")
-    return math.nan if value is None else (1.0 if bool(value) else 0.0)
+def _flag(value: bool | None) -> float:
+    return math.nan if value is None else (1.0 if value else 0.0)
 
 
 #: Per-time coordinate -> (dtype, how to read it from the first item of the slice).
 TIME_COORDS: dict[str, tuple[str, Callable[[ParsedItem], Any]]] = {
     "id": ("str", lambda it: it.id),
-    "platform": ("str", lambda it: str(_prop(it.properties, "platform", "eo:platform") or "")),
-    "sun_elevation": ("float64", lambda it: _sun_elevation(it.properties)),
-    "sun_azimuth": (
-        "float64",
-        lambda it: _float(
-            _prop(it.properties, "view:sun_azimuth", "sun_azimuth", "eo:sun_azimuth", "s2:mean_solar_azimuth")
-        ),
-    ),
-    "cloud_cover": ("float64", lambda it: _float(_prop(it.properties, "eo:cloud_cover", "cloud_cover"))),
-    "processing_baseline": (
-        "str",
-        lambda it: str(
-            _prop(it.properties, "s2:processing_baseline", "processing:baseline", "processing_baseline") or ""
-        ),
-    ),
-    "boa_offset_applied": ("float64", lambda it: _boa(it.properties)),
+    "platform": ("str", lambda it: _text(it.facts.platform)),
+    "sun_elevation": ("float64", lambda it: it.facts.sun_elevation),
+    "sun_azimuth": ("float64", lambda it: it.facts.sun_azimuth),
+    "cloud_cover": ("float64", lambda it: it.facts.cloud_cover),
+    "processing_baseline": ("str", lambda it: _text(it.facts.processing_baseline)),
+    "boa_offset_applied": ("float64", lambda it: _flag(it.facts.boa_offset_applied)),
     # why the time coordinate is what it is ("unknown: ..." when the acquisition date is not known)
-    "datetime_source": ("str", lambda it: str(it.properties.get("eotk:datetime_source") or "")),
+    "datetime_source": ("str", lambda it: _text(it.facts.datetime_source)),
 }
 
 
@@ -97,7 +69,9 @@ def scale_offset_coords(plan: BandPlan, groups: Sequence[Sequence[ParsedItem]]) 
     """Build ``<var>_scale`` / ``<var>_offset`` per time: the first item's ``raster:bands``, NaN if absent."""
     scales, offsets = [], []
     for g in groups:
-        rec = g[0].assets.get(plan.band.name)
+        rec = g[0].assets.get(plan.var)
+        if rec is None or rec.band != plan.band.name:
+            rec = g[0].assets.get(plan.band.name)
         scales.append(math.nan if rec is None or rec.scale is None else rec.scale)
         offsets.append(math.nan if rec is None or rec.offset is None else rec.offset)
     return {
@@ -106,36 +80,49 @@ def scale_offset_coords(plan: BandPlan, groups: Sequence[Sequence[ParsedItem]]) 
     }
 
 
+def _records(plan: BandPlan, groups: Sequence[Sequence[ParsedItem]]) -> list[AssetRecord]:
+    """The first item's record of the variable in each slice."""
+    out = []
+    for g in groups:
+        rec = g[0].assets.get(plan.var)
+        if rec is None or rec.band != plan.band.name:
+            rec = g[0].assets.get(plan.band.name)
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
 def encodes_of(plan: BandPlan, product: Product) -> str:
     """Return the physical quantity scale/offset yield for this band."""
     if plan.band.kind in ("qa", "class"):
         return "class"
+    if plan.band.encodes is not None:
+        return plan.band.encodes
     cal = product.bands.get(plan.band.name)
     if cal is not None and cal.k1 is not None and cal.k2 is not None:
         return "brightness_temperature"
     return product.state
 
 
+def _scaled(records: Sequence[AssetRecord]) -> bool:
+    return any((r.scale not in (None, 1.0)) or (r.offset not in (None, 0.0)) for r in records)
+
+
 def var_attrs(plan: BandPlan, product: Product, groups: Sequence[Sequence[ParsedItem]]) -> dict[str, Any]:
     """Attributes of one variable (see the Dataset contract)."""
     band = plan.band
+    records = _records(plan, groups)
     encodes = encodes_of(plan, product)
     if band.kind in ("qa", "class"):
         state = "class"
-    elif plan.dtype.kind in "iu":
+    elif plan.dtype.kind in "iu" or _scaled(records):
         state = "dn"
     else:
+        encodes = "physical" if encodes == "unknown" else encodes
         state = encodes
-    units = next(
-        (
-            g[0].assets[band.name].unit
-            for g in groups
-            if band.name in g[0].assets and g[0].assets[band.name].unit
-        ),
-        None,
-    )
+    units = next((r.unit for r in records if r.unit), None)
     if units is None:
-        units = "K" if encodes == "brightness_temperature" else ("1" if encodes == "class" else product.units)
+        units = UNITS.get(encodes) or ("1" if encodes == "class" else product.units)
     attrs: dict[str, Any] = {
         "band": band.name,
         "common_name": band.common_name or "",
@@ -145,12 +132,26 @@ def var_attrs(plan: BandPlan, product: Product, groups: Sequence[Sequence[Parsed
     }
     if band.asi:
         attrs["asi"] = band.asi
+    if band.center_wavelength is not None:
+        attrs["center_wavelength"] = band.center_wavelength
     if plan.nodata is not None:
         attrs["nodata"] = plan.nodata
     if units:
         attrs["units"] = units
     attrs["resampling"] = plan.resampling
+    if band.kind in ("qa", "class"):
+        attrs.update(_flag_attrs(band, records, product))
     return attrs
+
+
+def _flag_attrs(band: Band, records: Sequence[AssetRecord], product: Product) -> dict[str, Any]:
+    """CF flag attributes of a QA/class variable: the item's classification table, else the profile's."""
+    from eo.masking.flags import from_decoding, to_attrs
+
+    flags = next((r.flags for r in records if r.flags), ())
+    if not flags and product.qa is not None and product.qa.band == band.name:
+        flags = from_decoding(product.qa)
+    return to_attrs(flags)
 
 
 def assemble(
@@ -172,4 +173,8 @@ def assemble(
         data_vars[plan.var] = xr.Variable(
             ("time", "y", "x"), arrays[plan.var], attrs=var_attrs(plan, product, groups)
         )
-    return xr.Dataset(data_vars, coords=coords, attrs={"sensor": profile.id, "product": product.id})
+    attrs = {"sensor": profile.id, "product": product.id}
+    policies = {it.boa_offset_policy for g in groups for it in g}
+    if len(policies) == 1 and None not in policies:
+        attrs["boa_offset_policy"] = str(policies.pop())  # the catalogue's, read by eo.calibrate
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)

@@ -14,9 +14,9 @@ from typing import Any
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from eo.catalog.parse import item_dict, parse_item, resolve_band
-from eo.catalog.records import AssetRecord, ParsedItem
-from eo.errors import InputError, NoDataError, UnknownSensorError
+from eo.catalog.parse import identify_dict, item_dict, parse_item, resolve_band
+from eo.catalog.records import AssetRecord, CatalogContext, ParsedItem
+from eo.errors import BandNotFoundError, InputError, NoDataError, UnknownSensorError
 from eo.loading.dataset import assemble
 from eo.loading.graph import band_array
 from eo.loading.mosaic import GroupKey, group_items
@@ -25,16 +25,20 @@ from eo.loading.plan import (
     MixedSensorsError,
     decide_dtype,
     decide_nodata,
+    georeference_checks,
     normalise_chunks,
     resampling_for,
     source_of,
+    warn_contradicted_grid,
 )
 from eo.loading.read import Header, Source, probe
 from eo.sensors.model import Band, Product, SensorProfile
 from eo.workers import prime_active
 
+Pair = tuple[SensorProfile, Product]
 
-def _sensor(sensor: Any) -> tuple[SensorProfile, Product] | None:
+
+def _sensor(sensor: Any) -> Pair | None:
     if sensor is None:
         return None
     if isinstance(sensor, tuple):
@@ -47,27 +51,38 @@ def _sensor(sensor: Any) -> tuple[SensorProfile, Product] | None:
     return get_product(text)
 
 
+def _catalog(catalog: Any, items: Any) -> Any:
+    """The catalogue definition the items came from: the argument, else the one eo.search attached."""
+    if catalog is None:
+        return getattr(items, "catalog", None)
+    if isinstance(catalog, str):
+        from eo.catalog.definitions import get_catalog
+
+        return get_catalog(catalog)
+    return catalog
+
+
 def _parse_all(
-    items: Iterable[Any], bands: Sequence[str] | None, sensor: Any
-) -> tuple[list[ParsedItem], tuple[SensorProfile, Product]]:
+    items: Iterable[Any], bands: Sequence[str] | None, sensor: Any, catalog: Any
+) -> tuple[list[ParsedItem], Pair]:
     forced = _sensor(sensor)
+    definition = _catalog(catalog, items)
     parsed: list[ParsedItem] = []
-    profiles: dict[tuple[str, str], tuple[SensorProfile, Product]] = {}
+    pairs: dict[tuple[str, str], Pair] = {}
     for item in items:
         d = item_dict(item)
-        if forced is None:
-            from eo.sensors import identify
-
-            pair = identify(d.get("properties") or {}, d.get("collection"))
-        else:
-            pair = forced
-        profiles.setdefault((pair[0].id, pair[1].id), pair)
-        parsed.append(parse_item(d, bands, sensor=pair))
+        context: CatalogContext | None = definition.context(d) if definition is not None else None
+        pair = forced
+        if pair is None:
+            profile, product, _ = identify_dict(d, context)
+            pair = pairs.get((profile.id, product.id), (profile, product))
+        pairs.setdefault((pair[0].id, pair[1].id), pair)
+        parsed.append(parse_item(d, bands, sensor=pair, catalog=context))
     if not parsed:
         raise NoDataError(
             "eo.load got no items; check the search (area, dates, cloud filter) that produced them"
         )
-    if len(profiles) > 1:
+    if len(pairs) > 1:
         by: dict[tuple[str, str], list[str]] = {}
         for it in parsed:
             by.setdefault((it.sensor, it.product), []).append(it.id)
@@ -76,26 +91,46 @@ def _parse_all(
             f"one load takes items of one sensor and product; found {listing}. "
             "Load each group separately (e.g. filter items on their collection) and combine the results"
         )
-    return parsed, next(iter(profiles.values()))
+    return parsed, next(iter(pairs.values()))
+
+
+Variable = tuple[str, Band]
 
 
 def _variables(
     bands: Sequence[str] | None, items: Sequence[ParsedItem], profile: SensorProfile, product: Product
-) -> list[tuple[str, Band]]:
+) -> list[Variable]:
     if bands is not None:
-        return [(name, resolve_band(profile, product, name)) for name in bands]
+        out = []
+        for name in bands:
+            extra = items[0].extra_bands.get(name)
+            out.append((name, extra if extra is not None else resolve_band(profile, product, name)))
+        return out
     common = [b for b in profile.bands if all(b.name in it.assets for it in items)]
     if not common:
         raise NoDataError(f"the items share no band of {profile.id}; pass bands= explicitly")
     return [(b.common_name or b.name, b) for b in common]
 
 
+def record_of(item: ParsedItem, var: str, band: Band) -> AssetRecord:
+    """The asset record feeding variable ``var`` (band ``band``) from ``item``."""
+    rec = item.assets.get(var)
+    if rec is not None and rec.band == band.name:
+        return rec
+    try:
+        return item.assets[band.name]
+    except KeyError:
+        raise BandNotFoundError(f"item {item.id!r} has no asset for band {var!r} ({band.name})") from None
+
+
 def _probe_missing(
     records: Sequence[tuple[ParsedItem, AssetRecord]], product: Product
 ) -> tuple[dict[tuple[str, int], Header], Header | None]:
-    """Headers of assets whose grid the items do not state, and of the first asset when dtype/nodata need one.
+    """Headers the plan needs: assets whose grid the items do not state or contradict, and dtype/nodata.
 
-    Bounded: one header per asset without a grid, plus at most one per band.
+    Bounded: one header per such asset, plus at most one per band for dtype/nodata; none for items
+    whose metadata is complete and consistent.  A grid the item's footprint contradicts is replaced
+    by the file's, with a :class:`~eo.errors.GeoreferenceMismatchWarning` naming both.
     """
     headers: dict[tuple[str, int], Header] = {}
 
@@ -105,9 +140,10 @@ def _probe_missing(
             headers[key] = probe(Source(item.id, rec.key, rec.href, rec.band_index, rec.geobox, rec.nodata))
         return headers[key]
 
-    for item, rec in records:
-        if rec.geobox is None:
-            get(item, rec)
+    for item, rec in georeference_checks(records):
+        header = get(item, rec)
+        if rec.geobox is not None:
+            warn_contradicted_grid(item.id, rec.key, rec.geobox, header.geobox)
     first: Header | None = None
     needs_dtype = not any(rec.dtype for _, rec in records)
     needs_nodata = product.nodata is None and not any(rec.nodata is not None for _, rec in records)
@@ -123,21 +159,14 @@ def _plan_band(
     product: Product,
     resampling: str | Mapping[str, str],
 ) -> BandPlan:
-    records = [(it, it.assets[band.name]) for g in groups for it in g]
+    per_group = [[(it, record_of(it, var, band)) for it in g] for g in groups]
+    records = [pair for g in per_group for pair in g]
     headers, first = _probe_missing(records, product)
     dtype = decide_dtype([r for _, r in records], first)
     nodata, fill = decide_nodata(var, [r for _, r in records], product, first, dtype)
     sources = tuple(
-        tuple(
-            source_of(
-                it,
-                it.assets[band.name],
-                product,
-                headers.get((it.assets[band.name].href, it.assets[band.name].band_index)),
-            )
-            for it in g
-        )
-        for g in groups
+        tuple(source_of(it, rec, product, headers.get((rec.href, rec.band_index))) for it, rec in g)
+        for g in per_group
     )
     return BandPlan(var, band, dtype, nodata, fill, resampling_for(band, var, resampling), sources)
 
@@ -154,6 +183,7 @@ def load(
     resampling: str | Mapping[str, str] = "nearest",
     groupby: str | GroupKey | None = "solar_day",
     sensor: Any = None,
+    catalog: Any = None,
 ) -> xr.Dataset:
     """Load STAC items into a lazy ``(time, y, x)`` Dataset (nothing is read but metadata).
 
@@ -201,8 +231,15 @@ def load(
         ``ParsedItem -> key``, or ``None`` (one slice per item).
     sensor
         ``"sensor:product"`` (e.g. ``"landsat-8-oli-tirs:c2-l2"``) or a ``(SensorProfile,
-        Product)`` pair, used for every item; default: identified per item from its properties
-        (``eotk:sensor``, collection, platform... see :func:`eo.sensors.identify`).
+        Product)`` pair, used for every item; default: identified per item from all its evidence
+        (properties, asset keys, ids, dates: :mod:`eo.sensors.identify`).  An item no profile fits
+        is loaded from its own STAC metadata (:mod:`eo.sensors.from_item`): bands by asset key,
+        ``eo:bands`` name or common name, dtype/nodata/scale/offset/unit from ``raster:bands``,
+        QA decoding from the classification extension.
+    catalog
+        The catalogue the items came from (a name from ``catalogs/``, a URL or a
+        :class:`~eo.catalog.definitions.CatalogDefinition`): its collection mappings and its
+        Sentinel-2 offset policy apply.  Default: the one :func:`eo.search` attached to its result.
 
     Returns
     -------
@@ -227,10 +264,11 @@ def load(
     - **Grid**: by default the native grid of the finest requested band, extended to the
       union of the footprints, so native pixels are read unchanged; coarser bands are
       resampled onto it, scenes in another CRS are reprojected (GDAL warp, odc-geo ROI).
-    - **Georeferencing**: the file's own georeferencing is used when the item's ``proj:*``
-      metadata disagrees; the read warns with :class:`~eo.errors.GeoreferenceMismatchWarning`
-      (naming item and asset) when the chunk is computed.  Which chunks an item reaches is
-      planned from its metadata.
+    - **Georeferencing**: checked at plan time: the item's footprint (``geometry``) projected into
+      an asset's claimed CRS must lie inside the asset's ``proj:`` grid.  Where it does not, that
+      asset's header is read once and the load is planned with the file's georeferencing, with a
+      :class:`~eo.errors.GeoreferenceMismatchWarning` naming both.  A file that disagrees with
+      consistent metadata is still read with its own georeferencing (the chunk task warns).
     - **Reprojection**: GDAL warps (``rasterio.warp.reproject``) on 512 x 512 blocks of a lattice
       anchored at the output grid's origin, so values do not depend on ``chunks``; GDAL's
       approximate transformer places source positions within 0.125 source pixel.  Same grid
@@ -239,10 +277,10 @@ def load(
       Client, without waiting: :func:`eo.workers.prime_active`) so they import eo's task
       modules while the graph is built here.
     - **I/O at call time**: none, except the header of assets whose items lack ``proj:shape``
-      / ``proj:transform`` (one per such asset) or, when no item states it, one header per
-      band for dtype/nodata.  Each chunk task reads only the windows it needs, retries
-      transient (network) errors, and raises :class:`~eo.errors.AssetReadError` naming
-      item and asset for a missing or unreadable file.
+      / ``proj:transform`` or whose grid the footprint contradicts (one per such asset) and,
+      when no item states it, one header per band for dtype/nodata.  Each chunk task reads only
+      the windows it needs, retries transient (network) errors, and raises
+      :class:`~eo.errors.AssetReadError` naming item and asset for a missing or unreadable file.
 
     Examples
     --------
@@ -253,7 +291,7 @@ def load(
     prime_active()
     band_list = [bands] if isinstance(bands, str) else (list(bands) if bands is not None else None)
     try:
-        parsed, (profile, product) = _parse_all(items, band_list, sensor)
+        parsed, (profile, product) = _parse_all(items, band_list, sensor, catalog)
     except UnknownSensorError as err:
         raise UnknownSensorError(f"{err} (or pass sensor='sensor:product' to eo.load)") from None
     variables = _variables(band_list, parsed, profile, product)

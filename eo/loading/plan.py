@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from odc.geo.geobox import GeoBox
 
+from eo.catalog.projection import footprint_agrees
 from eo.catalog.records import AssetRecord, ParsedItem
-from eo.errors import InputError, MetadataWarning, UnknownMethodError
+from eo.errors import GeoreferenceMismatchWarning, InputError, MetadataWarning, UnknownMethodError
 from eo.loading.read import RESAMPLING, Header, Source
 from eo.sensors.model import Band, Product
 
@@ -110,10 +111,48 @@ def resampling_for(band: Band, var: str, resampling: str | Mapping[str, str]) ->
 
 
 def source_of(item: ParsedItem, rec: AssetRecord, product: Product, header: Header | None) -> Source:
-    """Build the :class:`Source` of one asset: nodata from the item, else the product default."""
+    """Build the :class:`Source` of one asset: nodata from the item, else the product default.
+
+    The grid is the file's when its header was read (no grid stated, or one the footprint
+    contradicts), else the item's.
+    """
     nodata = rec.nodata if rec.nodata is not None else product.nodata
-    geobox = rec.geobox if rec.geobox is not None else (header.geobox if header else None)
+    geobox = header.geobox if header is not None else rec.geobox
     return Source(item.id, rec.key, rec.href, rec.band_index, geobox, nodata)
+
+
+def georeference_checks(
+    records: Sequence[tuple[ParsedItem, AssetRecord]],
+) -> list[tuple[ParsedItem, AssetRecord]]:
+    """The records whose grid must come from the file: none stated, or one the footprint contradicts.
+
+    Pure and cheap: one footprint projection per item and distinct grid
+    (:func:`eo.catalog.projection.footprint_agrees`).
+    """
+    out = []
+    agrees: dict[tuple[str, GeoBox], bool] = {}
+    for item, rec in records:
+        if rec.geobox is None:
+            out.append((item, rec))
+            continue
+        key = (item.id, rec.geobox)
+        if key not in agrees:
+            agrees[key] = footprint_agrees(item.geometry, rec.geobox)
+        if not agrees[key]:
+            out.append((item, rec))
+    return out
+
+
+def warn_contradicted_grid(item: str, asset: str, said: GeoBox, found: GeoBox) -> None:
+    """Warn that an item's ``proj:`` grid contradicts its footprint and the file's grid is used."""
+    warnings.warn(
+        f"item {item!r} asset {asset!r}: the item's projection metadata says {said.crs} "
+        f"{tuple(said.shape)} {tuple(said.transform[:6])}, which its footprint (geometry) does not fall in; "
+        f"the file says {found.crs} {tuple(found.shape)} {tuple(found.transform[:6])}: planning with the "
+        "file's georeferencing. Fix the item's proj:* fields to silence this",
+        GeoreferenceMismatchWarning,
+        stacklevel=4,
+    )
 
 
 def decide_dtype(records: Sequence[AssetRecord], header: Header | None) -> np.dtype:

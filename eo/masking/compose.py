@@ -15,6 +15,7 @@ from odc.geo.geobox import GeoBox
 from eo.errors import InputError, MetadataError, MissingBandsError
 from eo.masking.dilation import dilate as dilate_data
 from eo.masking.dilation import footprint, parse_distance
+from eo.masking.flags import decoding, from_attrs
 from eo.masking.qa import (
     SkippedMaskClassWarning,
     UnsupportedMaskClassError,
@@ -22,7 +23,7 @@ from eo.masking.qa import (
     decode,
     lookup_table,
 )
-from eo.sensors.model import MASK_CLASSES, Product, SensorProfile
+from eo.sensors.model import MASK_CLASSES, Product
 from eo.sensors.registry import get_product
 
 #: Classes masked when ``classes`` is not given.
@@ -36,14 +37,32 @@ FUSED = True
 DILATED_CLASSES = frozenset({"cloud", "cloud_medium", "cloud_high", "shadow", "cirrus"})
 
 
-def _profile(ds: xr.Dataset) -> tuple[SensorProfile, Product]:
+def _profile(ds: xr.Dataset) -> tuple[str, Product]:
+    """``(sensor id, product)`` whose QA table decodes ``ds``: the profile's, else the QA variable's flags.
+
+    A dataset loaded from items without a profile carries its classification table as CF flag
+    attributes on the QA variable (:mod:`eo.masking.flags`); a profile product known to the
+    registry wins.
+    """
+    from eo.sensors.from_item import PRODUCT as FROM_METADATA
+
     sensor, product = ds.attrs.get("sensor"), ds.attrs.get("product")
-    if not sensor or not product:
-        raise MetadataError(
-            "the dataset has no 'sensor'/'product' attrs (expected e.g. sensor='sentinel-2-msi', "
-            "product='l2a'); load it with eo.load or set ds.attrs['sensor'] and ds.attrs['product']"
-        )
-    return get_product(f"{sensor}:{product}")
+    if sensor and product and product != FROM_METADATA:
+        return str(sensor), get_product(f"{sensor}:{product}")[1]
+    for var in ds.data_vars.values():
+        flags = from_attrs(var.attrs)
+        if var.attrs.get("kind") == "qa" and flags:
+            qa = decoding(flags, str(var.attrs.get("band") or var.name))
+            return str(sensor or "unknown"), Product(
+                id=str(product or FROM_METADATA), state="physical", qa=qa
+            )
+    if sensor and product:
+        return str(sensor), Product(id=str(product), state="physical")
+    raise MetadataError(
+        "the dataset has no 'sensor'/'product' attrs (expected e.g. sensor='sentinel-2-msi', "
+        "product='l2a') and no QA variable with flag attributes; load it with eo.load or set "
+        "ds.attrs['sensor'] and ds.attrs['product']"
+    )
 
 
 def _qa_variable(ds: xr.Dataset, product: Product) -> xr.DataArray | None:
@@ -217,7 +236,10 @@ def mask(
     ds
         A Dataset following eo's loaded-Dataset contract: attrs ``sensor`` and ``product``
         name the profile; the QA variable is the one with attr ``kind == "qa"`` (the
-        product's QA band) or named ``"qa"``.
+        product's QA band) or named ``"qa"``.  Items without a profile are decoded from the
+        QA variable's CF flag attributes, which ``eo.load`` writes from the STAC classification
+        extension (``classification:classes`` / ``classification:bitfields``; provider class names
+        mapped to eo's by :data:`eo.masking.flags.SYNONYMS`).
     classes
         Mask class names (:data:`eo.sensors.model.MASK_CLASSES`, the same for every sensor).
         ``None`` (default) means ``("nodata", "saturated", "cloud", "shadow", "cirrus")`` restricted to
@@ -254,15 +276,15 @@ def mask(
     >>> bad = eo.mask(ds, dilate="60 m")                        # doctest: +SKIP
     >>> ndvi = eo.index(eo.calibrate(ds), "NDVI").where(~bad)   # doctest: +SKIP
     """
-    profile, product = _profile(ds)
-    wanted = _resolve_classes(classes, product, profile.id)
+    sensor, product = _profile(ds)
+    wanted = _resolve_classes(classes, product, sensor)
     qa = _qa_variable(ds, product)
     qa_classes = [c for c in wanted if c in _table(product)]
     if qa_classes and qa is None:
         qa_band = product.qa.band if product.qa else "qa"
         raise MissingBandsError(
             f"mask classes {', '.join(qa_classes)} need the QA band {qa_band!r} of "
-            f"{profile.id}:{product.id}; load it too (e.g. bands=[..., 'qa'])"
+            f"{sensor}:{product.id}; load it too (e.g. bands=[..., 'qa'])"
         )
     distance = parse_distance(dilate)
     fused = None
@@ -274,7 +296,7 @@ def mask(
     ):
         fused = _fused(ds, qa, product, qa_classes, "nodata" in wanted)
     if fused is not None:
-        return _finish(fused, profile, product, wanted, distance)
+        return _finish(fused, sensor, product, wanted, distance)
     static: list[xr.DataArray] = []
     grown: list[xr.DataArray] = []
     for c in qa_classes:
@@ -295,16 +317,16 @@ def mask(
         grown_mask = grown_mask.copy(data=dilate_data(grown_mask.data, fp))
     result = _or([m for m in [*static, grown_mask] if m is not None])
     assert result is not None
-    return _finish(result, profile, product, wanted, distance)
+    return _finish(result, sensor, product, wanted, distance)
 
 
 def _finish(
-    result: xr.DataArray, profile: SensorProfile, product: Product, wanted: list[str], distance: float | None
+    result: xr.DataArray, sensor: str, product: Product, wanted: list[str], distance: float | None
 ) -> xr.DataArray:
     if "time" in result.dims:
         result = result.transpose("time", ...)
     result.name = "mask"
-    result.attrs = _attrs(profile, product, wanted, distance)
+    result.attrs = _attrs(sensor, product, wanted, distance)
     return result
 
 
@@ -313,14 +335,12 @@ def _table(product: Product) -> Any:
     return {} if qa is None else (qa.classes if qa.kind == "classes" else qa.bits)
 
 
-def _attrs(
-    profile: SensorProfile, product: Product, wanted: list[str], distance: float | None
-) -> dict[str, Any]:
+def _attrs(sensor: str, product: Product, wanted: list[str], distance: float | None) -> dict[str, Any]:
     return {
         "kind": "mask",
         "classes": ",".join(wanted),
         "dilate_m": float(distance or 0.0),
-        "sensor": profile.id,
+        "sensor": sensor,
         "product": product.id,
         "description": "True = pixel flagged by one of the classes (bad); dilation applied to "
         + ",".join(c for c in wanted if c in DILATED_CLASSES),

@@ -26,7 +26,7 @@ from eo.radiometry.scale import OFFSET_POLICIES, OffsetPolicy, get_offset_policy
 from eo.radiometry.solar import earth_sun_distance, sun_elevation, sun_position
 from eo.radiometry.state import check_target, check_transition, current_state, output_attrs
 from eo.radiometry.sun import SunElevationArg, SunGeometry
-from eo.radiometry.toa import apply
+from eo.radiometry.toa import Conversion, apply
 from eo.sensors.model import BandCalibration, Product, SensorProfile
 
 __all__ = [
@@ -40,11 +40,16 @@ __all__ = [
 
 Profile = tuple[SensorProfile, Product]
 
+#: States that hold final values already: calibrate leaves them (turning a numeric nodata into NaN).
+PASS_THROUGH = ("physical", "uncalibrated")
+
 
 def _lookup_profile(ds: xr.Dataset) -> Profile | None:
+    from eo.sensors.from_item import PRODUCT as FROM_METADATA
+
     sensor, product = ds.attrs.get("sensor"), ds.attrs.get("product")
-    if not sensor or not product:
-        return None
+    if not sensor or not product or product == FROM_METADATA:
+        return None  # an item without a profile: its metadata travelled with the dataset
     try:
         from eo.sensors import get_product  # type: ignore[attr-defined]
 
@@ -106,7 +111,10 @@ def calibrate(
     to
         ``"reflectance"`` (default): the physical quantity the product encodes, per band: TOA
         reflectance for Level-1 products, surface reflectance for Level-2 ones, brightness temperature
-        for thermal bands.  ``"toa_reflectance"``, ``"surface_reflectance"`` (Level-2 only),
+        for thermal bands; for bands of items without a sensor profile, ``physical`` (``DN * scale +
+        offset`` from ``raster:bands``, units as the item states) or, where no calibration is known
+        at all (NAIP DNs), ``uncalibrated``: the stored values as float32, unscaled, the state saying
+        so.  ``"toa_reflectance"``, ``"surface_reflectance"`` (Level-2 only),
         ``"radiance"`` (TOA spectral radiance, W m-2 sr-1 um-1; Level-1 only) and
         ``"brightness_temperature"`` (kelvin; thermal bands) ask for one state explicitly.
     sun_elevation
@@ -124,7 +132,8 @@ def calibrate(
     Returns
     -------
     xarray.Dataset
-        Measurement variables converted to float32 (nodata -> NaN) with attrs ``state`` (the target),
+        Measurement variables converted to float32 (nodata -> NaN; variables already ``physical`` only
+        get their nodata turned into NaN) with attrs ``state`` (the target),
         ``units`` (``"1"``, ``"W m-2 sr-1 um-1"`` or ``"K"``), ``nodata`` = NaN and ``calibration`` (the
         formula and the source of every coefficient: ``raster:bands`` | ``profile`` |
         ``processing_baseline`` | ``item`` | ``computed`` | ``argument``).  Their ``<var>_scale``/
@@ -156,9 +165,17 @@ def calibrate(
             continue
         ctx = _context(name, da, ds, sun, profile, policy)
         target = resolve_target(ctx, to)
+        nodata = None if da.attrs.get("nodata") is None else float(da.attrs["nodata"])
+        if ctx.state in PASS_THROUGH and target == ctx.state:
+            # already a physical quantity (a float DEM, backscatter...): nothing to scale; nodata -> NaN
+            if nodata is not None and not math.isnan(nodata):
+                out = apply(da, Conversion.identity(ctx.n_time), nodata)
+                out.attrs = {**da.attrs, "nodata": math.nan}
+                out.attrs["calibration"] = f"{ctx.state}: nodata {nodata:g} -> NaN"
+                converted[name] = out
+            continue
         check_transition(ctx.name, ctx.state, target, da.attrs.get("calibration"))
         conversion = ROUTES[target](ctx)
-        nodata = None if da.attrs.get("nodata") is None else float(da.attrs["nodata"])
         steps = list(conversion.steps)
         if nodata is not None and not math.isnan(nodata):
             steps.append(f"nodata {nodata:g} -> NaN")

@@ -90,6 +90,9 @@ class BandContext:
         if self.product is not None:
             pscale = self.product.scale if pscale is None else pscale
             poffset = self.product.offset if poffset is None else poffset
+        if pscale is None and self.encodes == "physical":
+            # a band described by its item only: scale 1 where raster:bands gives just an offset
+            pscale = 1.0 if (np.isfinite(rscale) | np.isfinite(roffset)).all() else None
         if pscale is None and not np.isfinite(rscale).all():
             raise CalibrationError(
                 f"{self.where()}: no scale for some time slices: the item gives no raster:bands scale and no "
@@ -275,12 +278,30 @@ def to_brightness_temperature(ctx: BandContext) -> Conversion:
     return conv.then_planck(k1[0], k2[0], text)
 
 
+def to_physical(ctx: BandContext) -> Conversion:
+    """A physical quantity eo does not name (its ``units`` say what): ``DN * scale + offset``."""
+    if ctx.state == "dn" and ctx.encodes == "physical":
+        return _scale_step(ctx, Conversion.identity(ctx.n_time), "value")
+    raise _fail(ctx, "physical", f"the band encodes {ctx.encodes}")
+
+
+def to_uncalibrated(ctx: BandContext) -> Conversion:
+    """No calibration is known (no ``raster:bands`` scale/offset, no profile): values pass as stored."""
+    return Conversion.identity(ctx.n_time).then(
+        np.ones(ctx.n_time),
+        np.zeros(ctx.n_time),
+        "no scale/offset in the item metadata or a sensor profile: values are the stored numbers, unscaled",
+    )
+
+
 #: Target state -> route.
 ROUTES: dict[str, Callable[[BandContext], Conversion]] = {
     "radiance": to_radiance,
     "toa_reflectance": to_toa_reflectance,
     "surface_reflectance": to_surface_reflectance,
     "brightness_temperature": to_brightness_temperature,
+    "physical": to_physical,
+    "uncalibrated": to_uncalibrated,
 }
 
 
@@ -288,6 +309,10 @@ def resolve_target(ctx: BandContext, to: str) -> str:
     """Return the state ``to`` means for this variable (``"reflectance"`` -> what the product encodes)."""
     if to != "reflectance":
         return to
+    if ctx.encodes == "unknown":
+        return "uncalibrated"
+    if ctx.encodes == "physical":
+        return "physical"
     if ctx.is_thermal():
         return "brightness_temperature"
     if "surface_reflectance" in (ctx.encodes, ctx.state):

@@ -1,8 +1,9 @@
 """The radiometric state of a variable: what its numbers are now, and which conversions are allowed.
 
 Every data variable of a loaded dataset carries ``state`` (``"dn" | "radiance" | "toa_reflectance" |
-"surface_reflectance" | "brightness_temperature" | "class"``) and ``encodes`` (what ``scale``/``offset``
-yields).  Scale/offset is applied only from state ``dn``, so it is applied exactly once; after a
+"surface_reflectance" | "brightness_temperature" | "physical" | "uncalibrated" | "class"``) and
+``encodes`` (what ``scale``/``offset`` yields; ``"unknown"`` for a band with no calibration at all).
+Scale/offset is applied only from state ``dn``, so it is applied exactly once; after a
 conversion the variable is float32 with ``state`` set to the target, and converting it to the
 state it already has raises :class:`eo.errors.AlreadyCalibratedError`.
 
@@ -12,6 +13,8 @@ Allowed conversions (anything else raises :class:`eo.errors.CalibrationError`)::
                          brightness_temperature (thermal bands)
     radiance          -> toa_reflectance, brightness_temperature (thermal bands)
     toa_reflectance   -> radiance
+    dn                -> physical (a quantity eo does not convert further: units say what),
+                         uncalibrated (no scale/offset known anywhere: values kept as stored, float32)
 """
 
 from __future__ import annotations
@@ -40,11 +43,22 @@ UNITS: dict[str, str] = {
 
 #: state -> states it may be converted to.
 ALLOWED: dict[str, frozenset[str]] = {
-    "dn": frozenset({"radiance", "toa_reflectance", "surface_reflectance", "brightness_temperature"}),
+    "dn": frozenset(
+        {
+            "radiance",
+            "toa_reflectance",
+            "surface_reflectance",
+            "brightness_temperature",
+            "physical",
+            "uncalibrated",
+        }
+    ),
     "radiance": frozenset({"toa_reflectance", "brightness_temperature"}),
     "toa_reflectance": frozenset({"radiance"}),
     "surface_reflectance": frozenset(),
     "brightness_temperature": frozenset(),
+    "physical": frozenset(),
+    "uncalibrated": frozenset(),
     "class": frozenset(),
 }
 
@@ -99,9 +113,12 @@ def output_attrs(attrs: Mapping[str, Any], target: str, calibration: str) -> dic
     previous = attrs.get("calibration")
     out.update(
         state=target,
-        encodes=target,
-        units=UNITS[target],
+        encodes=target if target != "uncalibrated" else "unknown",
         nodata=math.nan,
         calibration=f"{previous}; {calibration}" if previous else calibration,
     )
+    if target in UNITS:
+        out["units"] = UNITS[target]
+    elif target == "uncalibrated":
+        out.pop("units", None)  # the stored numbers have no unit eo knows
     return out

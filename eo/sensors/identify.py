@@ -1,36 +1,53 @@
-"""Which sensor profile and product describe a STAC item (pure, given the loaded profiles).
+"""Which sensor profile and product describe a STAC item, from all the evidence it carries (pure).
 
-Order of evidence:
+Evidence, gathered once per item (:func:`gather`) and weighed per product (:func:`weigh`):
 
-1. the ``eotk:sensor`` property (``"sensor:product"``), written by eo's catalogue tools or by
-   a catalogue definition, wins outright;
-2. otherwise every product's ``match`` rule is scored against the item: each rule key
-   (``collection``, ``constellation``, ``platform``, ``instruments``, a processing-level
-   property such as ``processing:level``, ``s2:product_type`` or ``landsat:correction``...)
-   that the item states either *matches* (one of the item's values is accepted: +1) or
-   *contradicts* (the product is excluded).  Keys the item does not state are skipped.
-   ``collection`` is a positive signal only: a collection id the rule does not list does not
-   exclude the product (providers name collections differently), it just does not score.
-   The product with the highest score wins; a tie between different products, or no
-   product scoring at all, raises :class:`eo.errors.UnknownSensorError` saying what the
-   item said and which profiles are known.
+``property`` (+1 per rule key)
+    every key of a product's ``match`` rule (``constellation``, ``platform``, ``instruments``,
+    ``processing:level``, ``s2:product_type``, ``landsat:collection_number``...) that the item
+    states either matches (one of its values is accepted) or contradicts (the product is out).
+    ``collection`` only ever supports: providers name collections their own way.
+``asset`` (+1)
+    an asset key the product's ``evidence.assets`` lists (``SCL``, ``AOT``, ``WVP`` for Sentinel-2
+    L2A; ``SR_B4`` for Landsat Collection 2 Level-2), case-insensitive, resolution suffix ignored
+    (``SCL_20m``).  It also contradicts the sibling products (same profile) that do not list it.
+``token`` (+1 per source)
+    a token of the collection id, the item id or a product id (``s2:product_uri``,
+    ``sentinel:product_id``, ``landsat:product_id``) that ``evidence.tokens`` lists (``l2a``,
+    ``msil2a``, ``l2sp``); it too contradicts the siblings that do not list it.
+``archive``
+    an acquisition date outside ``evidence.archive`` contradicts the product.
+``catalogue`` (+3)
+    the catalogue the item came from maps its collection to the product.
 
-Values compare case-insensitively with ``_`` and spaces read as ``-`` (``LANDSAT_8`` ==
-``landsat-8``, ``Sentinel 2`` == ``sentinel-2``).  Legacy property names are read too
-(``eo:platform``, ``eo:instrument``, ``eo:constellation``).
+A product is a candidate when at least one property (or the catalogue) speaks for it.  The
+candidate with the highest score wins; a tie is an :class:`~eo.errors.UnknownSensorError` that
+lists the evidence of each tied product and the fix.  The ``eotk:sensor`` property
+(``"sensor:product"``, written by eo's own catalogue tools) and ``sensor=`` decide outright.  When no
+product is a candidate, the item has no profile: :func:`identify_item` says so and the loader reads
+the item from its own metadata (:mod:`eo.sensors.from_item`).
+
+Values compare case-insensitively with ``_`` and spaces read as ``-`` and leading zeros of numbers
+dropped (``LANDSAT_8`` == ``landsat-8``, ``Sentinel 2`` == ``sentinel-2``, ``1`` == ``"01"``).
+Legacy property names are read too (``eo:platform``, ``eo:instrument``, ``eo:constellation``).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from eo.catalog.assets import resolution_variant
+from eo.catalog.records import EOTK
 from eo.errors import UnknownSensorError
 from eo.sensors.model import Product, SensorProfile
 from eo.sensors.registry import get_product, profiles
 
 #: Property of an item naming its profile and product explicitly.
-SENSOR_PROPERTY = "eotk:sensor"
+SENSOR_PROPERTY = f"{EOTK}sensor"
 
 #: Rule key -> item properties read for it, in order.
 _PROPERTY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -38,14 +55,24 @@ _PROPERTY_ALIASES: dict[str, tuple[str, ...]] = {
     "instruments": ("instruments", "eo:instrument", "instrument"),
     "constellation": ("constellation", "eo:constellation"),
 }
-
 #: Rule keys whose mismatch does not exclude a product (only a match scores).
 _POSITIVE_ONLY = frozenset({"collection"})
+#: Properties holding product ids whose tokens are evidence.
+PRODUCT_ID_PROPERTIES = ("s2:product_uri", "sentinel:product_id", "landsat:product_id", "s2:granule_id")
+#: Score of a catalogue definition mapping the item's collection to a product.
+CATALOGUE_WEIGHT = 3
+
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 
 
 def normalise(value: Any) -> str:
-    """Return the comparable form of a property value: lower case, ``_`` and spaces as ``-``."""
-    return "-".join(str(value).strip().lower().replace("_", " ").split())
+    """The comparable form of a property value: lower case, ``_``/spaces as ``-``, no leading zeros.
+
+    >>> normalise("LANDSAT_8"), normalise("Sentinel 2"), normalise("01"), normalise(1)
+    ('landsat-8', 'sentinel-2', '1', '1')
+    """
+    text = "-".join(str(value).strip().lower().replace("_", " ").split())
+    return (text.lstrip("0") or "0") if text.isdigit() else text
 
 
 def _values(value: Any) -> set[str]:
@@ -58,73 +85,266 @@ def _values(value: Any) -> set[str]:
     return {normalise(value)}
 
 
-def _lookup(key: str, properties: Mapping[str, Any], collection: str | None) -> set[str]:
-    if key == "collection":
-        return _values(collection if collection is not None else properties.get("collection"))
-    for name in _PROPERTY_ALIASES.get(key, (key,)):
-        if properties.get(name) is not None:
-            return _values(properties[name])
-    return set()
+def tokens(text: Any) -> frozenset[str]:
+    """Lower-case alphanumeric tokens of an id (``S2B_MSIL2A_N0509``: ``s2b``, ``msil2a``, ``n0509``)."""
+    return frozenset(t for t in _TOKEN_SPLIT.split(str(text or "").lower()) if t)
 
 
-def score(
-    rule: Mapping[str, tuple[str, ...]], properties: Mapping[str, Any], collection: str | None
-) -> int | None:
-    """Count the rule keys the item matches, or ``None`` if the item contradicts the rule."""
-    matched = 0
-    for key, accepted in rule.items():
-        found = _lookup(key, properties, collection)
+@dataclass(frozen=True)
+class ItemEvidence:
+    """What an item shows that identification weighs, gathered once."""
+
+    properties: Mapping[str, Any]
+    collection: str | None = None
+    token_sources: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """``"collection id" | "item id" | "product id"`` -> tokens."""
+    asset_keys: frozenset[str] = frozenset()
+    """Lower-case asset keys, with resolution suffixes also stripped (``scl_20m`` -> ``scl`` too)."""
+    date: _dt.date | None = None
+
+    def lookup(self, key: str) -> set[str]:
+        """Normalised values the item states for a match-rule key (empty when it says nothing)."""
+        if key == "collection":
+            return _values(
+                self.collection if self.collection is not None else self.properties.get("collection")
+            )
+        for name in _PROPERTY_ALIASES.get(key, (key,)):
+            if self.properties.get(name) is not None:
+                return _values(self.properties[name])
+        return set()
+
+
+def _date(props: Mapping[str, Any]) -> _dt.date | None:
+    value = props.get("datetime") or props.get("start_datetime")
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    try:
+        return _dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def gather(item: Mapping[str, Any]) -> ItemEvidence:
+    """Gather the evidence of a STAC item dict (``properties``, ``collection``, ``id``, ``assets``)."""
+    props: Mapping[str, Any] = item.get("properties") or {}
+    collection = item.get("collection") or props.get("collection")
+    sources: dict[str, frozenset[str]] = {}
+    if collection:
+        sources["collection id"] = tokens(collection)
+    if item.get("id"):
+        sources["item id"] = tokens(item["id"])
+    product_ids = frozenset().union(*(tokens(props.get(p)) for p in PRODUCT_ID_PROPERTIES if props.get(p)))
+    if product_ids:
+        sources["product id"] = product_ids
+    keys: set[str] = set()
+    for key in item.get("assets") or {}:
+        keys.add(str(key).lower())
+        variant = resolution_variant(str(key))
+        if variant is not None:
+            keys.add(variant[0].lower())
+    return ItemEvidence(
+        props, str(collection) if collection else None, sources, frozenset(keys), _date(props)
+    )
+
+
+@dataclass(frozen=True)
+class Clue:
+    """One piece of evidence for or against a product."""
+
+    kind: str
+    """``property`` | ``asset`` | ``token`` | ``archive`` | ``catalogue``."""
+    detail: str
+    weight: int
+    """Score it adds; 0 with ``against`` set when it excludes the product."""
+    against: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the evidence weighs for one product."""
+
+    profile: SensorProfile
+    product: Product
+    clues: tuple[Clue, ...]
+
+    @property
+    def ref(self) -> str:
+        """``"sensor:product"``."""
+        return f"{self.profile.id}:{self.product.id}"
+
+    @property
+    def excluded(self) -> bool:
+        """Whether a clue contradicts the product."""
+        return any(c.against for c in self.clues)
+
+    @property
+    def score(self) -> int:
+        """Sum of the supporting clues."""
+        return sum(c.weight for c in self.clues if not c.against)
+
+    @property
+    def candidate(self) -> bool:
+        """Whether a property or the catalogue speaks for the product (and nothing against it)."""
+        return not self.excluded and any(c.kind in ("property", "catalogue") and c.weight for c in self.clues)
+
+    def describe(self) -> str:
+        """``sensor:product score N: +1 property platform=landsat-8; ...`` for messages."""
+        parts = [f"{'x' if c.against else f'+{c.weight}'} {c.kind} {c.detail}" for c in self.clues]
+        state = "excluded" if self.excluded else f"score {self.score}"
+        return f"{self.ref} {state}: {'; '.join(parts) or 'no evidence'}"
+
+
+def _property_clues(product: Product, ev: ItemEvidence) -> list[Clue]:
+    out = []
+    for key, accepted in product.match.items():
+        found = ev.lookup(key)
         if not found:
             continue
+        said = ",".join(sorted(found))
         if found & {normalise(a) for a in accepted}:
-            matched += 1
+            out.append(Clue("property", f"{key}={said}", 1))
         elif key not in _POSITIVE_ONLY:
-            return None
-    return matched
+            out.append(Clue("property", f"{key}={said} (expects {', '.join(accepted)})", 0, against=True))
+    return out
 
 
-def _said(properties: Mapping[str, Any], collection: str | None) -> str:
+def _sibling_clues(profile: SensorProfile, product: Product, ev: ItemEvidence) -> list[Clue]:
+    """Asset and token evidence: support for ``product``, or contradiction by a sibling's clue."""
+    out = []
+    own_assets = {a.lower() for a in product.evidence.assets}
+    hit = sorted(own_assets & ev.asset_keys)
+    if hit:
+        out.append(Clue("asset", f"key {', '.join(hit)}", 1))
+    own_tokens = set(product.evidence.tokens)
+    for source, found in ev.token_sources.items():
+        matched = sorted(own_tokens & found)
+        if matched:
+            out.append(Clue("token", f"{source} {', '.join(matched)}", 1))
+    for sibling in profile.products.values():
+        if sibling.id == product.id:
+            continue
+        foreign = sorted(({a.lower() for a in sibling.evidence.assets} - own_assets) & ev.asset_keys)
+        if foreign:
+            out.append(Clue("asset", f"key {', '.join(foreign)} (a {sibling.id} asset)", 0, against=True))
+        for source, found in ev.token_sources.items():
+            foreign = sorted((set(sibling.evidence.tokens) - own_tokens) & found)
+            if foreign:
+                out.append(
+                    Clue("token", f"{source} {', '.join(foreign)} (a {sibling.id} token)", 0, against=True)
+                )
+    return out
+
+
+def _archive_clues(product: Product, ev: ItemEvidence) -> list[Clue]:
+    start, end = product.evidence.archive
+    if ev.date is None or (start is None and end is None):
+        return []
+    if (start and ev.date < _dt.date.fromisoformat(start)) or (end and ev.date > _dt.date.fromisoformat(end)):
+        span = f"{start or '..'}/{end or '..'}"
+        return [Clue("archive", f"acquired {ev.date} outside {span}", 0, against=True)]
+    return []
+
+
+def weigh(
+    profile: SensorProfile, product: Product, ev: ItemEvidence, catalogue: str | None = None
+) -> Verdict:
+    """Every clue the item gives for or against ``product`` (pure)."""
+    clues = _property_clues(product, ev)
+    if catalogue == f"{profile.id}:{product.id}":
+        clues.append(Clue("catalogue", "maps the collection to it", CATALOGUE_WEIGHT))
+    clues += _sibling_clues(profile, product, ev) + _archive_clues(product, ev)
+    return Verdict(profile, product, tuple(clues))
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The result of identifying an item: its profile and product (None: no profile fits), and why."""
+
+    profile: SensorProfile | None
+    product: Product | None
+    how: str
+    """``"sensor= argument"``, ``"eotk:sensor property"``, ``"evidence"`` or ``"no profile"``."""
+    verdicts: tuple[Verdict, ...] = ()
+    """Every product weighed, best first."""
+
+    def explain(self) -> str:
+        """Several lines saying what was decided and the evidence for every product weighed."""
+        head = (
+            f"identified as {self.profile.id}:{self.product.id} ({self.how})"
+            if self.profile is not None and self.product is not None
+            else "no sensor profile fits: the item is read from its own metadata"
+        )
+        lines = [head]
+        lines += [f"  {v.describe()}" for v in self.verdicts if v.clues]
+        return "\n".join(lines)
+
+
+def _said(ev: ItemEvidence) -> str:
     keys = ["collection", "constellation", "platform", "instruments", "processing:level", "s2:product_type"]
     keys += ["landsat:correction", "landsat:collection_number", SENSOR_PROPERTY]
-    said = {k: sorted(_lookup(k, properties, collection)) for k in keys}
+    said = {k: sorted(ev.lookup(k)) for k in keys}
     text = ", ".join(f"{k}={v[0] if len(v) == 1 else v}" for k, v in said.items() if v)
     return text or "nothing about collection, platform or instruments"
+
+
+#: The fix named by identification errors.
+HINT = (
+    "Pass sensor='sensor:product' (eo sensors lists them), search through a catalogue definition that maps "
+    f"the collection, set the item property {SENSOR_PROPERTY!r}, or add a profile whose 'match' rule fits"
+)
+
+
+def identify_evidence(
+    known: Mapping[str, SensorProfile], ev: ItemEvidence, catalogue: str | None = None
+) -> Identification:
+    """Identify from gathered evidence against an explicit set of profiles (pure).
+
+    Raises :class:`UnknownSensorError` for a tie; returns an :class:`Identification` whose
+    ``profile`` is None when no product is a candidate.
+    """
+    ref = ev.properties.get(SENSOR_PROPERTY)
+    if isinstance(ref, str) and ":" in ref:
+        profile, product = get_product(ref)
+        return Identification(profile, product, f"{SENSOR_PROPERTY} property")
+    verdicts = [weigh(p, pr, ev, catalogue) for p in known.values() for pr in p.products.values()]
+    verdicts.sort(key=lambda v: (not v.candidate, -v.score, v.ref))
+    candidates = [v for v in verdicts if v.candidate]
+    if not candidates:
+        return Identification(None, None, "no profile", tuple(verdicts))
+    best = candidates[0].score
+    top = [v for v in candidates if v.score == best]
+    if len(top) > 1:
+        names = ", ".join(v.ref for v in top)
+        evidence = " | ".join(v.describe() for v in top)
+        raise UnknownSensorError(
+            f"the item matches several sensor products equally well ({names}; it says: {_said(ev)}); "
+            f"evidence: {evidence}. {HINT}"
+        )
+    return Identification(top[0].profile, top[0].product, "evidence", tuple(verdicts))
+
+
+def identify_item(item: Mapping[str, Any], catalogue: str | None = None) -> Identification:
+    """Identify a STAC item dict against the known profiles (see the module docstring).
+
+    ``catalogue`` is the ``"sensor:product"`` a catalogue definition maps the item's collection to.
+    """
+    return identify_evidence(profiles(), gather(item), catalogue)
 
 
 def identify_in(
     known: Mapping[str, SensorProfile], properties: Mapping[str, Any], collection: str | None = None
 ) -> tuple[SensorProfile, Product]:
     """:func:`identify` against an explicit set of profiles (pure)."""
-    ref = properties.get(SENSOR_PROPERTY)
-    if ref:
-        return get_product(str(ref))
-    scored: list[tuple[int, SensorProfile, Product]] = []
-    for profile in known.values():
-        for product in profile.products.values():
-            if not product.match:
-                continue
-            s = score(product.match, properties, collection)
-            if s:
-                scored.append((s, profile, product))
-    hint = (
-        f"Set the item property {SENSOR_PROPERTY!r} to 'sensor:product', map the collection to a profile in "
-        "the catalogue definition, or add a profile whose 'match' rule fits"
-    )
-    if not scored:
+    ev = gather({"properties": properties, "collection": collection})
+    found = identify_evidence(known, ev)
+    if found.profile is None or found.product is None:
         listing = "; ".join(f"{p.id} ({', '.join(p.products)})" for p in known.values())
         raise UnknownSensorError(
-            f"no sensor profile matches the item (it says: {_said(properties, collection)}); "
-            f"known profiles: {listing}. {hint}"
+            f"no sensor profile matches the item (it says: {_said(ev)}); known profiles: {listing}. {HINT}"
         )
-    best = max(s for s, _, _ in scored)
-    top = [(p, pr) for s, p, pr in scored if s == best]
-    if len(top) > 1:
-        names = ", ".join(f"{p.id}:{pr.id}" for p, pr in top)
-        raise UnknownSensorError(
-            f"the item matches several sensor products equally well ({names}; it says: "
-            f"{_said(properties, collection)}). {hint}"
-        )
-    return top[0]
+    return found.profile, found.product
 
 
 def identify(properties: Mapping[str, Any], collection: str | None = None) -> tuple[SensorProfile, Product]:
@@ -145,7 +365,8 @@ def identify(properties: Mapping[str, Any], collection: str | None = None) -> tu
     ------
     UnknownSensorError
         No product matches, or several match equally well; the message lists what the item
-        said and the known profiles.
+        said and the known profiles.  (:func:`identify_item` weighs the whole item, asset keys
+        and ids included, and returns "no profile" instead of raising.)
 
     Examples
     --------

@@ -16,9 +16,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-#: Radiometric state of stored values, in processing order.
+#: Radiometric state of stored values, in processing order.  ``physical``: a physical quantity eo
+#: does not convert further (backscatter, elevation, a reflectance of unknown level...: its ``units``
+#: say what); ``uncalibrated``: values with no known calibration at all, kept as they are stored
+#: (NAIP DNs); ``class``: categories or bit flags.
 RadiometricState = Literal[
-    "dn", "radiance", "toa_reflectance", "surface_reflectance", "brightness_temperature", "class"
+    "dn",
+    "radiance",
+    "toa_reflectance",
+    "surface_reflectance",
+    "brightness_temperature",
+    "physical",
+    "uncalibrated",
+    "class",
 ]
 
 #: Mask class names, the same across sensors (``eo.mask(ds, classes=...)``).
@@ -58,6 +68,9 @@ class Band:
     """Mean exo-atmospheric solar irradiance, W m-2 um-1 (for DN/radiance -> TOA reflectance)."""
     kind: Literal["measurement", "qa", "class"] = "measurement"
     """``measurement`` bands are resampled with the chosen method, ``qa``/``class`` with nearest."""
+    encodes: str | None = None
+    """What the band's scale/offset yield when it differs from its product's ``state`` (bands built
+    from item metadata: ``physical``, or ``unknown`` when no calibration is known); None: the product's."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -104,6 +117,20 @@ class BandCalibration:
 
 
 @dataclass(frozen=True)
+class ProductEvidence:
+    """Clues beyond item properties that tell a product from its siblings (see :mod:`eo.sensors.identify`)."""
+
+    assets: tuple[str, ...] = ()
+    """Asset keys characteristic of the product (case-insensitive, resolution suffix ignored): an item
+    with one supports this product and contradicts the sibling products that do not list it."""
+    tokens: tuple[str, ...] = ()
+    """Tokens of collection ids, item ids and product ids (``l2a``, ``msil2a``, ``l2sp``): one found
+    supports this product and contradicts the siblings that do not list it."""
+    archive: tuple[str | None, str | None] = (None, None)
+    """First and last acquisition dates (ISO) the product exists for; an item outside contradicts it."""
+
+
+@dataclass(frozen=True)
 class Product:
     """A processing level of a sensor (e.g. Sentinel-2 L1C, Landsat Collection-2 L2)."""
 
@@ -123,6 +150,7 @@ class Product:
     qa: QADecoding | None = None
     match: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Item property (or ``collection``) -> accepted values; all given keys must match."""
+    evidence: ProductEvidence = field(default_factory=ProductEvidence)
     notes: str = ""
 
 

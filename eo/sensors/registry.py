@@ -30,7 +30,16 @@ import yaml
 
 from eo.config import ENV_SENSOR_PATH, sensor_paths
 from eo.errors import SensorProfileError, UnknownSensorError
-from eo.sensors.model import MASK_CLASSES, Band, BandCalibration, BitField, Product, QADecoding, SensorProfile
+from eo.sensors.model import (
+    MASK_CLASSES,
+    Band,
+    BandCalibration,
+    BitField,
+    Product,
+    ProductEvidence,
+    QADecoding,
+    SensorProfile,
+)
 
 #: Directory of the packaged profiles and of ``schema.json``.
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -150,6 +159,20 @@ def _qa(doc: Mapping[str, Any] | None) -> QADecoding | None:
     return QADecoding(band=doc["band"], kind=doc["kind"], classes=classes, bits=bits)
 
 
+def _evidence(doc: Mapping[str, Any] | None) -> ProductEvidence:
+    if not doc:
+        return ProductEvidence()
+    archive = doc.get("archive") or [None, None]
+    return ProductEvidence(
+        assets=_tuple(doc.get("assets")),
+        tokens=tuple(t.lower() for t in _tuple(doc.get("tokens"))),
+        archive=(
+            None if archive[0] is None else str(archive[0]),
+            None if archive[1] is None else str(archive[1]),
+        ),
+    )
+
+
 def _product(pid: str, doc: Mapping[str, Any]) -> Product:
     calib = {
         band: BandCalibration(**{k: float(v) for k, v in c.items() if k != "typical"})
@@ -166,6 +189,7 @@ def _product(pid: str, doc: Mapping[str, Any]) -> Product:
         bands=calib,
         qa=_qa(doc.get("qa")),
         match={k: _tuple(v) for k, v in (doc.get("match") or {}).items()},
+        evidence=_evidence(doc.get("evidence")),
         notes=str(doc.get("notes", "")).strip(),
     )
 

@@ -23,6 +23,7 @@ Variables without eo attrs (a user-built Dataset) are trusted to hold physical v
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from eo.errors import CalibrationError, EOError, InputError
+from eo.errors import CalibrationError, EOError, InputError, UncalibratedWarning
 from eo.spectral.bands import resolve_bands, symbol_of
 from eo.spectral.catalogue import SpectralIndex, band_symbols, constants, get_index, split_kernel_symbol
 from eo.spectral.formula import Formula, compile_formula
@@ -136,11 +137,27 @@ def _check_user_constants(given: Mapping[str, Any]) -> None:
 
 
 def _check_calibrated(ds: xr.Dataset, bands: Mapping[str, str], index_name: str) -> None:
-    raw = sorted({var for var in bands.values() if ds[var].attrs.get("state") == "dn"})
+    def unknown(var: str) -> bool:
+        attrs = ds[var].attrs
+        return attrs.get("state") == "uncalibrated" or (
+            attrs.get("state") == "dn" and attrs.get("encodes") == "unknown"
+        )
+
+    used = sorted(set(bands.values()))
+    raw = [var for var in used if ds[var].attrs.get("state") == "dn" and not unknown(var)]
     if raw:
         raise CalibrationError(
             f"index {index_name!r} needs physical values, but variable(s) {', '.join(raw)} hold raw digital "
             "numbers (attr state='dn'); call eo.calibrate(ds) first"
+        )
+    uncalibrated = [var for var in used if unknown(var)]
+    if uncalibrated:
+        warnings.warn(
+            f"index {index_name!r}: variable(s) {', '.join(uncalibrated)} have no known calibration (no "
+            "scale/offset in the item metadata or a sensor profile), so the index is computed on the stored "
+            "numbers; values of ratio indices such as NDVI are comparable only within one product",
+            UncalibratedWarning,
+            stacklevel=3,
         )
 
 
@@ -183,6 +200,9 @@ def _default_wavelength(ds: xr.Dataset, symbol: str, bands: Mapping[str, str]) -
     Dataset's single platform; None if neither knows.
     """
     var = bands.get(symbol)
+    stated = ds[var].attrs.get("center_wavelength") if var is not None else None
+    if stated is not None:  # micrometres, from the profile or the item's eo:bands (eo.load)
+        return float(stated) * 1000.0
     from_profile = _profile_wavelength(ds, var, symbol)
     if from_profile is not None:
         return from_profile
