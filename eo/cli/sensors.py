@@ -74,3 +74,47 @@ def list_command() -> None:
 def show_command(profile_id: str) -> None:
     """Show one sensor profile: bands, products, QA classes, match rules, references."""
     click.echo(_show(get(profile_id)))
+
+
+def _explain(item: dict[str, object]) -> str:
+    from eo.catalog.parse import identify_dict, parse_item
+    from eo.sensors.from_item import PRODUCT as FROM_METADATA
+
+    profile, product, found = identify_dict(item)
+    lines = [f"item {item.get('id', '?')} (collection {item.get('collection') or '-'})"]
+    lines += found.explain().splitlines()
+    parsed = parse_item(item, sensor=(profile, product))
+    source = "its own metadata" if product.id == FROM_METADATA else f"profile {profile.id}:{product.id}"
+    lines.append(
+        f"bands (from {source}): name, asset[band], common name, kind, encodes, dtype, nodata, scale, offset"
+    )
+    for band in profile.bands:
+        rec = parsed.assets.get(band.name)
+        if rec is None:
+            continue
+        lines.append(
+            f"  {band.name:<12} {rec.key}[{rec.band_index}]  {band.common_name or '-':<10} {band.kind:<11} "
+            f"{'class' if band.kind != 'measurement' else (band.encodes or product.state):<20} {rec.dtype or '?':<8} {_fmt(rec.nodata)} {_fmt(rec.scale)} "
+            f"{_fmt(rec.offset)}" + (f"  flags: {len(rec.flags)}" if rec.flags else "")
+        )
+    return "\n".join(lines)
+
+
+@command.command(name="explain")
+@click.argument("item_json", type=click.Path(exists=True, dir_okay=False))
+def explain_command(item_json: str) -> None:
+    """Explain how an item (a STAC item JSON file) is identified and which bands eo reads from it."""
+    import json
+
+    from eo.errors import InputError
+
+    try:
+        with open(item_json, encoding="utf-8") as f:
+            item = json.load(f)
+    except ValueError as err:
+        raise InputError(f"{item_json}: not JSON ({err}); expected a STAC item") from None
+    if not isinstance(item, dict) or item.get("type") != "Feature":
+        raise InputError(
+            f"{item_json}: expected a STAC item (a GeoJSON Feature), found {type(item).__name__}"
+        )
+    click.echo(_explain(item))

@@ -10,11 +10,12 @@ Evidence, gathered once per item (:func:`gather`) and weighed per product (:func
 ``asset`` (+1)
     an asset key the product's ``evidence.assets`` lists (``SCL``, ``AOT``, ``WVP`` for Sentinel-2
     L2A; ``SR_B4`` for Landsat Collection 2 Level-2), case-insensitive, resolution suffix ignored
-    (``SCL_20m``).  It also contradicts the sibling products (same profile) that do not list it.
+    (``SCL_20m``).  It counts -1 for the sibling products (same profile) that do not list it.
 ``token`` (+1 per source)
     a token of the collection id, the item id or a product id (``s2:product_uri``,
     ``sentinel:product_id``, ``landsat:product_id``) that ``evidence.tokens`` lists (``l2a``,
-    ``msil2a``, ``l2sp``); it too contradicts the siblings that do not list it.
+    ``msil2a``, ``l2sp``); -1 for the siblings that do not list it.  Names weigh less than stated
+    properties: a collection named ``...-l1c`` whose items say ``s2:product_type: S2MSI2A`` is L2A.
 ``archive``
     an acquisition date outside ``evidence.archive`` contradicts the product.
 ``catalogue`` (+3)
@@ -157,7 +158,7 @@ class Clue:
     """``property`` | ``asset`` | ``token`` | ``archive`` | ``catalogue``."""
     detail: str
     weight: int
-    """Score it adds; 0 with ``against`` set when it excludes the product."""
+    """Score it adds (negative: it speaks for a sibling); 0 with ``against`` set when it excludes."""
     against: bool = False
 
 
@@ -181,17 +182,19 @@ class Verdict:
 
     @property
     def score(self) -> int:
-        """Sum of the supporting clues."""
+        """Sum of the clues' weights."""
         return sum(c.weight for c in self.clues if not c.against)
 
     @property
     def candidate(self) -> bool:
         """Whether a property or the catalogue speaks for the product (and nothing against it)."""
-        return not self.excluded and any(c.kind in ("property", "catalogue") and c.weight for c in self.clues)
+        return not self.excluded and any(
+            c.kind in ("property", "catalogue") and c.weight > 0 for c in self.clues
+        )
 
     def describe(self) -> str:
         """``sensor:product score N: +1 property platform=landsat-8; ...`` for messages."""
-        parts = [f"{'x' if c.against else f'+{c.weight}'} {c.kind} {c.detail}" for c in self.clues]
+        parts = [f"{'x' if c.against else f'{c.weight:+d}'} {c.kind} {c.detail}" for c in self.clues]
         state = "excluded" if self.excluded else f"score {self.score}"
         return f"{self.ref} {state}: {'; '.join(parts) or 'no evidence'}"
 
@@ -222,18 +225,18 @@ def _sibling_clues(profile: SensorProfile, product: Product, ev: ItemEvidence) -
         matched = sorted(own_tokens & found)
         if matched:
             out.append(Clue("token", f"{source} {', '.join(matched)}", 1))
+    foreign_assets: dict[str, list[str]] = {}
+    foreign_tokens: dict[tuple[str, str], list[str]] = {}
     for sibling in profile.products.values():
         if sibling.id == product.id:
             continue
-        foreign = sorted(({a.lower() for a in sibling.evidence.assets} - own_assets) & ev.asset_keys)
-        if foreign:
-            out.append(Clue("asset", f"key {', '.join(foreign)} (a {sibling.id} asset)", 0, against=True))
+        for key in ({a.lower() for a in sibling.evidence.assets} - own_assets) & ev.asset_keys:
+            foreign_assets.setdefault(key, []).append(sibling.id)
         for source, found in ev.token_sources.items():
-            foreign = sorted((set(sibling.evidence.tokens) - own_tokens) & found)
-            if foreign:
-                out.append(
-                    Clue("token", f"{source} {', '.join(foreign)} (a {sibling.id} token)", 0, against=True)
-                )
+            for token in (set(sibling.evidence.tokens) - own_tokens) & found:
+                foreign_tokens.setdefault((source, token), []).append(sibling.id)
+    out += [Clue("asset", f"key {k} (of {', '.join(p)})", -1) for k, p in sorted(foreign_assets.items())]
+    out += [Clue("token", f"{s} {t} (of {', '.join(p)})", -1) for (s, t), p in sorted(foreign_tokens.items())]
     return out
 
 
@@ -270,14 +273,18 @@ class Identification:
     """Every product weighed, best first."""
 
     def explain(self) -> str:
-        """Several lines saying what was decided and the evidence for every product weighed."""
+        """Lines saying what was decided, the evidence of every candidate and why the others are out."""
         head = (
             f"identified as {self.profile.id}:{self.product.id} ({self.how})"
             if self.profile is not None and self.product is not None
             else "no sensor profile fits: the item is read from its own metadata"
         )
         lines = [head]
-        lines += [f"  {v.describe()}" for v in self.verdicts if v.clues]
+        lines += [f"  {v.describe()}" for v in self.verdicts if v.candidate]
+        out = [v for v in self.verdicts if v.excluded]
+        if out:
+            reasons = "; ".join(f"{v.ref} ({next(c.detail for c in v.clues if c.against)})" for v in out)
+            lines.append(f"  excluded: {reasons}")
         return "\n".join(lines)
 
 
