@@ -92,10 +92,11 @@ def _explain(item: dict[str, object]) -> str:
         rec = parsed.assets.get(band.name)
         if rec is None:
             continue
+        encodes = "class" if band.kind != "measurement" else (band.encodes or product.state)
+        flags = f"  flags: {len(rec.flags)}" if rec.flags else ""
         lines.append(
             f"  {band.name:<12} {rec.key}[{rec.band_index}]  {band.common_name or '-':<10} {band.kind:<11} "
-            f"{'class' if band.kind != 'measurement' else (band.encodes or product.state):<20} {rec.dtype or '?':<8} {_fmt(rec.nodata)} {_fmt(rec.scale)} "
-            f"{_fmt(rec.offset)}" + (f"  flags: {len(rec.flags)}" if rec.flags else "")
+            f"{encodes:<20} {rec.dtype or '?':<8} {_fmt(rec.nodata)} {_fmt(rec.scale)} {_fmt(rec.offset)}{flags}"
         )
     return "\n".join(lines)
 
