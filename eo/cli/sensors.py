@@ -96,7 +96,8 @@ def _explain(item: dict[str, object]) -> str:
         flags = f"  flags: {len(rec.flags)}" if rec.flags else ""
         lines.append(
             f"  {band.name:<12} {rec.key}[{rec.band_index}]  {band.common_name or '-':<10} {band.kind:<11} "
-            f"{encodes:<20} {rec.dtype or '?':<8} {_fmt(rec.nodata)} {_fmt(rec.scale)} {_fmt(rec.offset)}{flags}"
+            f"{encodes:<20} {rec.dtype or '?':<8} {_fmt(rec.nodata)} {_fmt(rec.scale)} "
+            f"{_fmt(rec.offset)}{flags}"
         )
     return "\n".join(lines)
 
