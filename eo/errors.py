@@ -50,6 +50,22 @@ class PipelineSpecError(ConfigError):
     """A pipeline spec does not follow the pipeline schema."""
 
 
+class IngestDescriptionError(ConfigError):
+    """An ingest description YAML does not follow the format of :mod:`eo.catalog.ingest`."""
+
+    def __init__(self, message: str, *, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+
+class MixedSensorsError(InputError):
+    """Items of different sensors or products were passed to one load."""
+
+
+class MissingConstantsError(InputError):
+    """An index needs a constant that has no default (``PAR``, ``lambdaN``...) and none was given."""
+
+
 # --- lookups ----------------------------------------------------------------------
 
 
@@ -85,6 +101,14 @@ class UnknownMethodError(NotFoundError):
     """A strategy name (composite method, resampling, mask class...) is not registered."""
 
 
+class UnsupportedMaskClassError(UnknownMethodError):
+    """A mask class is unknown, or the product's QA band cannot decode it."""
+
+
+class SchemaNotVendoredError(NotFoundError):
+    """A schema (core version or extension) is not vendored in ``eo/catalog/schemas``."""
+
+
 # --- data and processing ----------------------------------------------------------
 
 
@@ -106,6 +130,14 @@ class AlreadyCalibratedError(CalibrationError):
 
 class NoDataError(DataError):
     """A search or load produced nothing to work with."""
+
+
+class StacValidationError(DataError):
+    """A STAC document does not validate against its (vendored) schemas."""
+
+    def __init__(self, message: str, errors: list[str]):
+        super().__init__(message)
+        self.errors = errors
 
 
 class FormulaError(DataError):
@@ -152,6 +184,10 @@ class LockedError(EOError, RuntimeError):
     """Another run holds the lock of this pipeline."""
 
 
+class DaskComputeError(EOError, AssertionError):
+    """Code that must stay lazy computed a Dask graph (:func:`eo.testing.raise_if_dask_computes`)."""
+
+
 # --- warnings ---------------------------------------------------------------------
 
 
@@ -165,6 +201,10 @@ class GeoreferenceMismatchWarning(EOWarning):
 
 class MetadataWarning(EOWarning):
     """STAC metadata is incomplete and eo fell back to a documented default."""
+
+
+class SkippedMaskClassWarning(EOWarning):
+    """A default mask class was skipped because the product cannot decode it."""
 
 
 class UncalibratedWarning(MetadataWarning):

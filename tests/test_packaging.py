@@ -80,3 +80,22 @@ def test_every_error_derives_from_eoerror_and_a_builtin() -> None:
                 if b.__module__ == "builtins" and b not in (Exception, BaseException, object)
             ]
             assert obj is errors.EOError or builtins, f"{name} derives from no specific built-in"
+
+
+def test_every_error_class_lives_in_eo_errors() -> None:
+    """One error tree in one file: no module but eo/errors.py defines an exception or warning class."""
+    import ast
+
+    import eo.errors as errors
+
+    names = {n for n in dir(errors) if isinstance(getattr(errors, n), type)}
+    elsewhere = []
+    for path in (ROOT / "eo").rglob("*.py"):
+        if path.name == "errors.py" and path.parent.name == "eo":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+                if bases & names or any(b.endswith(("Error", "Exception", "Warning")) for b in bases):
+                    elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not elsewhere, elsewhere

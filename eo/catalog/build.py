@@ -96,8 +96,8 @@ def _measure(path: Path) -> stac_objects.RasterInfo:
             proj_code=f"EPSG:{epsg}" if epsg else None,
             wkt2=None if epsg or src.crs is None else src.crs.to_wkt(),
             shape=(src.height, src.width),
-            transform=tuple(src.transform)[:6],  # type: ignore[arg-type]
-            bounds=tuple(src.bounds),  # type: ignore[arg-type]
+            transform=tuple(src.transform)[:6],
+            bounds=tuple(src.bounds),
             dtype=src.dtypes[0],
             nodata=src.nodata,
             resolution=float(abs(src.res[0])),

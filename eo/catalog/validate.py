@@ -26,7 +26,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT7
 
-from eo.errors import DataError, NotFoundError
+from eo.errors import SchemaNotVendoredError, StacValidationError
 
 #: Directory of the vendored schemas (``<host>/<path>`` mirrors ``https://<host>/<path>``).
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
@@ -38,18 +38,6 @@ CORE_SCHEMAS: dict[str, str] = {
     "Collection": f"{_CORE}/collection-spec/json-schema/collection.json",
     "Catalog": f"{_CORE}/catalog-spec/json-schema/catalog.json",
 }
-
-
-class StacValidationError(DataError):
-    """A STAC document does not validate against its (vendored) schemas."""
-
-    def __init__(self, message: str, errors: list[str]):
-        super().__init__(message)
-        self.errors = errors
-
-
-class SchemaNotVendoredError(NotFoundError):
-    """A schema (core version or extension) is not vendored in ``eo/catalog/schemas``."""
 
 
 def _refuse_retrieval(uri: str) -> Resource[Any]:

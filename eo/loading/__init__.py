@@ -8,7 +8,8 @@ decisions), :mod:`~eo.loading.mosaic` (time slices, first-valid fusing),
 
 from __future__ import annotations
 
+from eo.errors import MixedSensorsError
 from eo.loading.loader import load
-from eo.loading.plan import DEFAULT_CHUNKS, MixedSensorsError
+from eo.loading.plan import DEFAULT_CHUNKS
 
 __all__ = ["DEFAULT_CHUNKS", "MixedSensorsError", "load"]

@@ -16,13 +16,12 @@ from odc.geo.geobox import GeoBox
 
 from eo.catalog.parse import identify_dict, item_dict, parse_item, resolve_band
 from eo.catalog.records import AssetRecord, CatalogContext, ParsedItem
-from eo.errors import BandNotFoundError, InputError, NoDataError, UnknownSensorError
+from eo.errors import BandNotFoundError, InputError, MixedSensorsError, NoDataError, UnknownSensorError
 from eo.loading.dataset import assemble
 from eo.loading.graph import band_array
 from eo.loading.mosaic import GroupKey, group_items
 from eo.loading.plan import (
     BandPlan,
-    MixedSensorsError,
     decide_dtype,
     decide_nodata,
     georeference_checks,

@@ -17,7 +17,12 @@ from odc.geo.geobox import GeoBox
 
 from eo.catalog.projection import footprint_agrees
 from eo.catalog.records import AssetRecord, ParsedItem
-from eo.errors import GeoreferenceMismatchWarning, InputError, MetadataWarning, UnknownMethodError
+from eo.errors import (
+    GeoreferenceMismatchWarning,
+    InputError,
+    MetadataWarning,
+    UnknownMethodError,
+)
 from eo.loading.read import RESAMPLING, Header, Source
 from eo.sensors.model import Band, Product
 
@@ -34,10 +39,6 @@ CHUNK_STEP = 512
 #: Output pixels added around a source's footprint when deciding which chunks it touches
 #: (resampling kernels reach past the footprint).
 FOOTPRINT_PAD = 2
-
-
-class MixedSensorsError(InputError):
-    """Items of different sensors or products were passed to one load."""
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ edges (:mod:`eo.masking.dilation`).  Class names are the same for every sensor
 
 from __future__ import annotations
 
+from eo.errors import SkippedMaskClassWarning, UnsupportedMaskClassError
 from eo.masking.compose import DEFAULT_CLASSES, DILATED_CLASSES, mask
 from eo.masking.dilation import dilate_array, footprint, parse_distance
-from eo.masking.qa import SkippedMaskClassWarning, UnsupportedMaskClassError, decodable_classes, decode
+from eo.masking.qa import decodable_classes, decode
 
 __all__ = [
     "DEFAULT_CLASSES",

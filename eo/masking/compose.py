@@ -12,17 +12,17 @@ import xarray as xr
 from numba import njit
 from odc.geo.geobox import GeoBox
 
-from eo.errors import InputError, MetadataError, MissingBandsError
+from eo.errors import (
+    InputError,
+    MetadataError,
+    MissingBandsError,
+    SkippedMaskClassWarning,
+    UnsupportedMaskClassError,
+)
 from eo.masking.dilation import dilate as dilate_data
 from eo.masking.dilation import footprint, parse_distance
 from eo.masking.flags import decoding, from_attrs
-from eo.masking.qa import (
-    SkippedMaskClassWarning,
-    UnsupportedMaskClassError,
-    decodable_classes,
-    decode,
-    lookup_table,
-)
+from eo.masking.qa import decodable_classes, decode, lookup_table
 from eo.sensors.model import MASK_CLASSES, Product
 from eo.sensors.registry import get_product
 

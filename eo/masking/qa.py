@@ -20,16 +20,8 @@ from functools import reduce
 import numpy as np
 import xarray as xr
 
-from eo.errors import EOWarning, UnknownMethodError
+from eo.errors import UnsupportedMaskClassError
 from eo.sensors.model import MASK_CLASSES, BitField, Product, QADecoding
-
-
-class UnsupportedMaskClassError(UnknownMethodError):
-    """A mask class is unknown, or the product's QA band cannot decode it."""
-
-
-class SkippedMaskClassWarning(EOWarning):
-    """A default mask class was skipped because the product cannot decode it."""
 
 
 def decodable_classes(product: Product) -> tuple[str, ...]:

@@ -80,7 +80,7 @@ def _tiles(spec: PipelineSpec, area: Geometry | None) -> tuple[TileGrid, list[tu
     origin = tuple(g.get("origin", (0.0, 0.0)))
     grid = TileGrid(
         g.get("crs", "utm"), float(g.get("resolution", 10)), int(g.get("tile_size", 1024)), origin
-    )  # type: ignore[arg-type]
+    )
     if area is None:
         if grid.crs.lower() == "utm":
             raise InputError(f"{spec.source}: area.tiles needs grid.crs set to a projected CRS, not 'utm'")

@@ -51,7 +51,7 @@ def _lookup_profile(ds: xr.Dataset) -> Profile | None:
     if not sensor or not product or product == FROM_METADATA:
         return None  # an item without a profile: its metadata travelled with the dataset
     try:
-        from eo.sensors import get_product  # type: ignore[attr-defined]
+        from eo.sensors import get_product
 
         found: Profile = get_product(f"{sensor}:{product}")
     except (ImportError, NotFoundError) as err:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from eo.catalog.assets import (
     band_count,
@@ -132,6 +132,7 @@ def _band(
     flags = band_flags(found.asset, found.index)
     qa = decoding(flags, base) if flags else None
     roles = {str(r).lower() for r in found.asset.get("roles") or ()}
+    kind: Literal["measurement", "qa", "class"]
     if flags:
         decodes = set(qa.classes if qa and qa.kind == "classes" else (qa.bits if qa else {}))
         kind = "qa" if decodes & _QA_CLASSES else "class"
@@ -146,7 +147,7 @@ def _band(
         center_wavelength=wavelength,
         full_width_half_max=entry.full_width_half_max if entry else None,
         resolution=found.resolution,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         encodes=_encodes(kind, raster_band(found.asset, found.index), common, wavelength, level),
     )
 

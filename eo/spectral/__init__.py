@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from eo.errors import InputError
+from eo.errors import InputError, MissingConstantsError
 from eo.sensors.model import SensorProfile
-from eo.spectral.apply import MissingConstantsError, index, indices
+from eo.spectral.apply import index, indices
 from eo.spectral.bands import COMMON_NAME_TO_ASI, SUBSTITUTES
 from eo.spectral.catalogue import SpectralIndex, band_symbols, catalogue, constants, get_index
 from eo.spectral.formula import Formula, FormulaError, compile_formula

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from eo.errors import CalibrationError, EOError, InputError, UncalibratedWarning
+from eo.errors import CalibrationError, EOError, InputError, MissingConstantsError, UncalibratedWarning
 from eo.spectral.bands import resolve_bands, symbol_of
 from eo.spectral.catalogue import SpectralIndex, band_symbols, constants, get_index, split_kernel_symbol
 from eo.spectral.formula import Formula, compile_formula
@@ -39,10 +39,6 @@ from eo.spectral.kernels import DEFAULT_KERNEL, KERNEL_PARAMETERS, kernel_formul
 
 #: A constant value: a number, or a DataArray broadcast against the bands (e.g. a per-pixel sigma).
 ConstantValue = float | int | xr.DataArray
-
-
-class MissingConstantsError(InputError):
-    """An index needs a constant that has no default (``PAR``, ``lambdaN``...) and none was given."""
 
 
 def index(

@@ -12,9 +12,7 @@ from typing import Any
 
 import dask
 
-
-class DaskComputeError(AssertionError):
-    """Raised when code that must stay lazy computed a Dask graph."""
+from eo.errors import DaskComputeError
 
 
 @contextmanager
