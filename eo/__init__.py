@@ -10,15 +10,12 @@ The public API is five calls that stay lazy until written::
 
 Names are imported on first use so ``import eo`` stays fast.  No submodule is named
 like a public function (``eo.loading`` holds ``load``, ``eo.spectral`` holds ``index``).
-When a ``distributed`` Client is active, the first use of a name (and every ``eo.load``) also
-primes its workers without waiting: they import eo's task modules while this process builds
-its graph (:mod:`eo.workers`; ``EO_PRIME_WORKERS=0`` turns it off).
+Looking a name up has no other effect; settings live in :mod:`eo.config`.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 __version__ = "0.1.0"
@@ -34,21 +31,18 @@ _LAZY = {
     "composite": "eo.compositing",
     "write_cog": "eo.io.cog",
     "errors": "eo.errors",
+    "config": "eo.config",
 }
+#: Names that are modules (the rest are functions of their module).
+_MODULES = frozenset({"errors", "config"})
 
 __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        if name != "errors" and _LAZY[name] not in sys.modules:
-            # first use of the processing API: a distributed Client's workers import the same
-            # modules meanwhile (eo.workers)
-            from eo.workers import prime_active
-
-            prime_active()
         module = importlib.import_module(_LAZY[name])
-        return module if name == "errors" else getattr(module, name)
+        return module if name in _MODULES else getattr(module, name)
     raise AttributeError(f"module 'eo' has no attribute {name!r}")
 
 

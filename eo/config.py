@@ -1,29 +1,58 @@
-"""Settings of eo, resolved in one order: argument > ``EO_*`` environment > packaged default.
+"""Every setting of eo, defined once, resolved in one order: scoped override > ``EO_*`` environment > default.
 
-Nothing here changes global state at import time; GDAL options are scoped with
-:func:`gdal_env` (a ``rasterio.Env``) around reads and writes.
+==================  =====================  ==========================================================
+setting             environment            meaning (default)
+==================  =====================  ==========================================================
+``home``            ``EO_HOME``            per-user data directory: local catalogue, server logs,
+                                           caches (the platform's user data directory)
+``sensor_path``     ``EO_SENSOR_PATH``     directories of extra sensor profile YAML files
+                                           (``os.pathsep``-separated; none)
+``catalog_path``    ``EO_CATALOG_PATH``    directories of extra catalogue definitions, searched
+                                           before the packaged ones (none)
+``gdal``            ``EO_GDAL_OPTIONS``    GDAL configuration options for reads and writes, a JSON
+                                           object in the environment (``{}``: eo's defaults,
+                                           :data:`GDAL_DEFAULTS`, only)
+``retry``           ``EO_RETRY``           retries and timeouts of network calls (searches and reads):
+                                           a :class:`eo.retry.RetryPolicy`, or its fields as a JSON
+                                           object in the environment (the policy's defaults)
+``malloc_tune``     ``EO_MALLOC_TUNE``     retune glibc's malloc in Dask worker processes whose
+                                           thresholds Dask pinned (:mod:`eo.malloc`; off, on for
+                                           ``eo run``'s own cluster)
+``prime_workers``   ``EO_PRIME_WORKERS``   warm up the workers of an active Dask client when eo's
+                                           API is first used (:mod:`eo.workers`; off, on for
+                                           ``eo run``'s own cluster)
+``pgstac_dsn``      ``EO_PGSTAC_DSN``      PostgreSQL/pgstac connection string of the
+                                           ``rustac-pgstac`` server backend (none)
+==================  =====================  ==========================================================
+
+A scoped override is a context manager; what a library call captures while building its Dask
+graph (GDAL options, the retry policy) travels inside the tasks, so it reaches Dask workers::
+
+    with eo.config.set(gdal={"GDAL_HTTP_TIMEOUT": 30}, retry=RetryPolicy(max_retries=2)):
+        ds = eo.load(items, bands=["red"])      # its chunk tasks read with those options
+
+``eo config`` prints the effective value of every setting and where it came from.  Nothing here
+changes global state: GDAL options are scoped with :func:`gdal_env` (a ``rasterio.Env``) around reads
+and writes.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-#: Environment variable naming eo's per-user data directory (local catalogue, state).
-ENV_HOME = "EO_HOME"
-#: ``os.pathsep``-separated directories with extra sensor profile YAML files.
-ENV_SENSOR_PATH = "EO_SENSOR_PATH"
-#: ``os.pathsep``-separated directories with extra catalogue definition YAML files.
-ENV_CATALOG_PATH = "EO_CATALOG_PATH"
+from eo.errors import ConfigError
 
-#: GDAL options for reading cloud-optimised GeoTIFFs over files and HTTP.
-GDAL_READ_OPTIONS: dict[str, Any] = {
+#: GDAL options eo reads and writes with (user options from the ``gdal`` setting win).
+GDAL_DEFAULTS: dict[str, Any] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-    "GDAL_HTTP_MAX_RETRY": 3,
-    "GDAL_HTTP_RETRY_DELAY": 1,
     "GDAL_CACHEMAX": 256,
     # GTiff decodes the blocks of one windowed read in GDAL's own threads, straight into the
     # destination: measured on the 6-date benchmark, peak RSS of a compute 0.90 -> 0.55 GiB at
@@ -33,61 +62,204 @@ GDAL_READ_OPTIONS: dict[str, Any] = {
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2,.JP2",
     "GTIFF_POINT_GEO_IGNORE": False,
 }
+#: Kept under its historical name.
+GDAL_READ_OPTIONS = GDAL_DEFAULTS
 
-
-#: Values of an on/off environment variable that mean off (case-insensitive).
+#: Values of an on/off environment variable that mean off / on (case-insensitive).
 OFF_VALUES = ("0", "false", "no", "off")
+ON_VALUES = ("1", "true", "yes", "on")
 
 
-def switched_on(name: str, env: Mapping[str, str] | None = None) -> bool:
-    """Whether the on/off environment variable ``name`` is on: unset or anything but :data:`OFF_VALUES`."""
-    value = (os.environ if env is None else env).get(name, "1")
-    return value.strip().lower() not in OFF_VALUES
+def _switch(text: str) -> bool:
+    value = text.strip().lower()
+    if value in OFF_VALUES:
+        return False
+    if value in ON_VALUES:
+        return True
+    raise ValueError(f"expected one of {', '.join(ON_VALUES + OFF_VALUES)}")
 
 
-def eo_home(path: str | os.PathLike[str] | None = None) -> Path:
-    """Return eo's per-user data directory (argument > ``EO_HOME`` > platform default).
+def _paths(text: str) -> tuple[Path, ...]:
+    return tuple(Path(p).expanduser() for p in text.split(os.pathsep) if p.strip())
 
-    The directory is not created here; writers create what they need.
-    """
-    if path is not None:
-        return Path(path).expanduser()
-    env = os.environ.get(ENV_HOME)
-    if env:
-        return Path(env).expanduser()
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+def _retry(text: str) -> Any:
+    from eo.retry import RetryPolicy
+
+    return RetryPolicy.from_mapping(_json_object(text))
+
+
+def _default_home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("eo", appauthor=False))
 
 
+def _default_retry() -> Any:
+    from eo.retry import RetryPolicy
+
+    return RetryPolicy()
+
+
+def _as_paths(value: Any) -> tuple[Path, ...]:
+    if isinstance(value, str | os.PathLike):
+        return _paths(str(value))
+    return tuple(Path(p).expanduser() for p in value)
+
+
+def _as_mapping(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a mapping of options, got {type(value).__name__}")
+    return dict(value)
+
+
+def _as_retry(value: Any) -> Any:
+    from eo.retry import RetryPolicy
+
+    if isinstance(value, RetryPolicy):
+        return value
+    if isinstance(value, Mapping):
+        return RetryPolicy.from_mapping(value)
+    raise ValueError(f"expected a RetryPolicy or a mapping of its fields, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its environment variable, default, parsers and meaning."""
+
+    name: str
+    env: str
+    default: Callable[[], Any]
+    parse: Callable[[str], Any]
+    """Environment text -> value (raises ValueError with what was expected)."""
+    coerce: Callable[[Any], Any]
+    """A value given in Python -> the setting's type (raises ValueError)."""
+    help: str
+
+
+#: Every setting of eo, by name (see the module docstring).
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("home", "EO_HOME", _default_home, lambda t: Path(t).expanduser(),
+                lambda v: Path(v).expanduser(), "per-user data directory (local catalogue, logs, caches)"),
+        Setting("sensor_path", "EO_SENSOR_PATH", tuple, _paths, _as_paths,
+                "directories of extra sensor profile YAML files"),
+        Setting("catalog_path", "EO_CATALOG_PATH", tuple, _paths, _as_paths,
+                "directories of extra catalogue definitions (searched first)"),
+        Setting("gdal", "EO_GDAL_OPTIONS", dict, _json_object, _as_mapping,
+                "GDAL configuration options for reads and writes (over eo's defaults)"),
+        Setting("retry", "EO_RETRY", _default_retry, _retry, _as_retry,
+                "retries and timeouts of searches and reads (eo.retry.RetryPolicy)"),
+        Setting("malloc_tune", "EO_MALLOC_TUNE", lambda: False, _switch, bool,
+                "retune malloc in Dask workers whose thresholds Dask pinned (on in eo run's cluster)"),
+        Setting("prime_workers", "EO_PRIME_WORKERS", lambda: False, _switch, bool,
+                "warm up an active Dask client's workers on first use of the API (on in eo run's cluster)"),
+        Setting("pgstac_dsn", "EO_PGSTAC_DSN", lambda: None, str, str,
+                "PostgreSQL/pgstac connection string of the rustac-pgstac server backend"),
+    )
+}  # fmt: skip
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_scope: ContextVar[Mapping[str, Any]] = ContextVar("eo_config_scope", default=_EMPTY)
+
+
+def _setting(name: str) -> Setting:
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        raise ConfigError(f"unknown eo setting {name!r}; the settings are: {', '.join(SETTINGS)}") from None
+
+
+def _from_env(s: Setting, env: Mapping[str, str]) -> Any:
+    try:
+        return s.parse(env[s.env])
+    except (ValueError, TypeError) as err:
+        raise ConfigError(
+            f"{s.env}={env[s.env]!r} is not a valid {s.name} setting ({err}); fix or unset the variable"
+        ) from None
+
+
+def get(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """The effective value of setting ``name``: scoped override > environment > default."""
+    s = _setting(name)
+    scoped = _scope.get()
+    if name in scoped:
+        return scoped[name]
+    env = os.environ if env is None else env
+    if env.get(s.env, "").strip():
+        return _from_env(s, env)
+    return s.default()
+
+
+def source(name: str, env: Mapping[str, str] | None = None) -> str:
+    """Where the value of ``name`` comes from: ``"eo.config.set"``, the variable's name, or ``"default"``."""
+    s = _setting(name)
+    if name in _scope.get():
+        return "eo.config.set"
+    env = os.environ if env is None else env
+    return s.env if env.get(s.env, "").strip() else "default"
+
+
+@contextmanager
+def set(**values: Any) -> Iterator[None]:
+    """Override settings for the calls inside the block (this thread/task context only).
+
+    Values are checked at once (:class:`~eo.errors.ConfigError` for an unknown name or a bad value).
+    """
+    parsed = {}
+    for name, value in values.items():
+        s = _setting(name)
+        try:
+            parsed[name] = s.parse(value) if isinstance(value, str) and name != "home" else s.coerce(value)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"eo.config.set({name}={value!r}): {err}") from None
+    token = _scope.set({**_scope.get(), **parsed})
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def describe(env: Mapping[str, str] | None = None) -> list[tuple[str, Any, str, str]]:
+    """``(name, effective value, source, help)`` of every setting (what ``eo config`` prints)."""
+    return [(n, get(n, env), source(n, env), s.help) for n, s in SETTINGS.items()]
+
+
+# --- the settings as paths and options ---------------------------------------------------
+
+
+def eo_home(path: str | os.PathLike[str] | None = None) -> Path:
+    """Eo's per-user data directory (argument > setting ``home``); not created here."""
+    return Path(path).expanduser() if path is not None else Path(get("home"))
+
+
 def local_catalog_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """Directory of the built-in local catalogue (``<EO_HOME>/catalog`` unless given)."""
+    """Directory of the built-in local catalogue (``<home>/catalog`` unless given)."""
     return Path(path).expanduser() if path is not None else eo_home() / "catalog"
 
 
-def _env_paths(name: str) -> list[Path]:
-    value = os.environ.get(name, "")
-    return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
-
-
 def sensor_paths() -> list[Path]:
-    """Directories searched for user sensor profiles (from ``EO_SENSOR_PATH``), in order."""
-    return _env_paths(ENV_SENSOR_PATH)
+    """Directories searched for user sensor profiles (setting ``sensor_path``), in order."""
+    return list(get("sensor_path"))
 
 
 def catalog_paths() -> list[Path]:
     """Directories searched for catalogue definitions, highest priority first.
 
-    ``EO_CATALOG_PATH`` entries, then ``./catalogs`` of the working directory, then the
-    repository's ``catalogs/`` (editable installs) or the copy packaged in the wheel.
+    The ``catalog_path`` setting's directories, then the repository's ``catalogs/`` (editable
+    installs) or the copy packaged in the wheel.  The working directory is not searched: add it to
+    ``EO_CATALOG_PATH`` to use definitions kept there.
     """
     here = Path(__file__).resolve().parent
-    candidates = [
-        *_env_paths(ENV_CATALOG_PATH),
-        Path.cwd() / "catalogs",
-        here.parent / "catalogs",
-        here / "_catalogs",
-    ]
+    candidates = [*get("catalog_path"), here.parent / "catalogs", here / "_catalogs"]
     seen: list[Path] = []
     for c in candidates:
         if c.is_dir() and c.resolve() not in [s.resolve() for s in seen]:
@@ -95,11 +267,28 @@ def catalog_paths() -> list[Path]:
     return seen
 
 
+def gdal_options(**overrides: Any) -> dict[str, Any]:
+    """The GDAL options in force: eo's defaults, the retry policy's, the ``gdal`` setting, ``overrides``."""
+    policy = get("retry")
+    return {**GDAL_DEFAULTS, **policy.gdal_options(), **get("gdal"), **overrides}
+
+
 @contextmanager
-def gdal_env(**overrides: Any) -> Iterator[None]:
-    """Scope eo's GDAL options (plus ``overrides``) with ``rasterio.Env``."""
+def gdal_env(options: Mapping[str, Any] | None = None, **overrides: Any) -> Iterator[None]:
+    """Scope GDAL options with ``rasterio.Env``.
+
+    ``options`` as given (a task's captured options), else :func:`gdal_options`; plus ``overrides``.
+    """
     import rasterio
 
-    options = {**GDAL_READ_OPTIONS, **overrides}
-    with rasterio.Env(**options):
+    resolved = {**(dict(options) if options is not None else gdal_options()), **overrides}
+    with rasterio.Env(**resolved):
         yield
+
+
+def switched_on(name: str, env: Mapping[str, str] | None = None) -> bool:
+    """Whether an on/off setting is on (its name, or its environment variable's, e.g. ``EO_MALLOC_TUNE``)."""
+    for s in SETTINGS.values():
+        if name in (s.name, s.env):
+            return bool(get(s.name, env))
+    raise ConfigError(f"unknown eo setting {name!r}")

@@ -10,9 +10,11 @@ the hot-path benchmark (6 dates x 5490^2 px, 2 single-thread workers) the first 
 :func:`tune` restores what the dynamic threshold converges to for chunk-sized arrays:
 allocations up to :data:`MMAP_THRESHOLD` come from the heap and are reused, and free memory
 above :data:`TRIM_THRESHOLD` at the top of a heap is still returned to the OS.  Each worker
-then keeps up to about 200 MiB more resident.  eo's chunk tasks call it once per process
-(:func:`ensure_tuned`); it does nothing unless ``MALLOC_TRIM_THRESHOLD_`` or
-``MALLOC_MMAP_THRESHOLD_`` is set below these values, and ``EO_MALLOC_TUNE=0`` turns it off.
+then keeps up to about 200 MiB more resident.  eo's chunk tasks call :func:`ensure_tuned` once per
+process; it does nothing unless the ``malloc_tune`` setting is on in that process
+(``EO_MALLOC_TUNE=1``: ``eo run`` sets it for its own cluster's workers; elsewhere it is opt-in, since
+it changes the allocator of the whole process) and ``MALLOC_TRIM_THRESHOLD_`` or
+``MALLOC_MMAP_THRESHOLD_`` is set below these values.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import ctypes
 import os
 import sys
 
-from eo.config import switched_on
+from eo import config
 
 #: Allocations up to this size (bytes) are served from the heap, not a fresh mmap (glibc's maximum
 #: for the dynamic threshold on 64-bit: 32 MiB; a 2048 x 2048 float32 chunk is 16 MiB).
@@ -29,8 +31,8 @@ MMAP_THRESHOLD = 32 * 2**20
 #: Free memory at the top of a heap above this size (bytes) is returned to the OS (glibc's dynamic
 #: rule: twice the mmap threshold).
 TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
-#: Environment variable that turns the tuning off (``0``, ``false``, ``no``, ``off``).
-ENV_SWITCH = "EO_MALLOC_TUNE"
+#: Environment variable of the ``malloc_tune`` setting (``1`` turns the tuning on).
+ENV_SWITCH = config.SETTINGS["malloc_tune"].env
 
 # mallopt parameters (glibc malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -57,7 +59,7 @@ def _pinned_low(env: dict[str, str]) -> bool:
 
 
 def _enabled(env: dict[str, str]) -> bool:
-    return switched_on(ENV_SWITCH, env)
+    return bool(config.get("malloc_tune", env))
 
 
 def tune() -> bool:

@@ -11,11 +11,11 @@ submitted it and each worker spent 0.6-0.7 s more on the first job's tasks than 
 
 :func:`prime` sends every worker one small task (:func:`warm_worker`) that does that work,
 and returns without waiting, so the workers warm up while the client is still importing and
-building its graph.  eo primes the workers of the active Client (``distributed.default_client``)
-itself, once per Client and process: when the processing API (``eo.load``, ``eo.calibrate``...)
-is first resolved and at the start of every ``eo.load``.  ``EO_PRIME_WORKERS=0`` turns that off;
-:func:`prime` called explicitly always sends.  Workers that join later warm up on their first
-task, as without priming.
+building its graph.  ``eo run`` primes its own cluster's workers.  Elsewhere it is opt-in (a library
+call has no effect on a user's cluster beyond the work asked for): call :func:`prime` yourself, or
+turn the ``prime_workers`` setting on (``EO_PRIME_WORKERS=1``, ``eo.config.set(prime_workers=True)``)
+and every ``eo.load`` primes the active Client's workers, once per Client and process.  Workers
+that join later warm up on their first task, as without priming.
 
 This module imports nothing heavy: ``import eo`` stays fast.
 """
@@ -23,13 +23,12 @@ This module imports nothing heavy: ``import eo`` stays fast.
 from __future__ import annotations
 
 import importlib
-import sys
 import threading
 import time
 import weakref
 from typing import Any
 
-from eo.config import switched_on
+from eo import config
 
 #: The modules whose functions eo's chunk tasks call (their import pulls in the rest).
 TASK_MODULES = (
@@ -42,8 +41,8 @@ TASK_MODULES = (
     "eo.compositing.methods",
     "eo.compositing.median",
 )
-#: Environment variable that turns automatic priming off (``0``, ``false``, ``no``, ``off``).
-ENV_SWITCH = "EO_PRIME_WORKERS"
+#: Environment variable of the ``prime_workers`` setting (``1`` turns automatic priming on).
+ENV_SWITCH = config.SETTINGS["prime_workers"].env
 
 _primed: weakref.WeakSet[Any] = weakref.WeakSet()
 _lock = threading.Lock()
@@ -59,7 +58,7 @@ def warm_worker() -> float:
     t0 = time.perf_counter()
     from eo.malloc import ensure_tuned
 
-    ensure_tuned()  # before the first chunk-sized allocations
+    ensure_tuned()  # before the first chunk-sized allocations (where the worker opted in)
     for name in TASK_MODULES:
         importlib.import_module(name)
     from eo._touch import touch
@@ -108,20 +107,19 @@ def prime(client: Any = None) -> list[Any]:
 
 
 def prime_active() -> None:
-    """Prime the workers of the active distributed Client, once per Client (no-op without one).
+    """Prime the active Client's workers once per Client, if the ``prime_workers`` setting is on.
 
-    Cheap when there is nothing to do: no ``distributed`` import (a process that never imported
-    it has no Client), no scheduler round trip for a Client already primed.  Never raises:
-    priming is an optimisation, and a scheduler that cannot be reached shows up in the real
-    computation with its own error.
+    A no-op otherwise, and without a Client.  Cheap when there is nothing to do: no ``distributed``
+    import (a process that never imported it has no Client), no scheduler round trip for a Client
+    already primed.  Never raises: priming is an optimisation, and a scheduler that cannot be
+    reached shows up in the real computation with its own error.
     """
-    if "distributed" not in sys.modules or not switched_on(ENV_SWITCH):
+    if not config.get("prime_workers"):
         return
-    try:
-        from distributed import default_client
+    from eo.cluster import default_client
 
-        client = default_client()
-    except (ValueError, ImportError):
+    client = default_client()
+    if client is None:
         return
     with _lock:
         if client in _primed or getattr(client, "status", "running") != "running":

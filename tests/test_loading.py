@@ -43,10 +43,11 @@ from eo.errors import (
 )
 from eo.grid import output_geobox
 from eo.loading import DEFAULT_CHUNKS, MixedSensorsError
-from eo.loading import read as read_mod
 from eo.loading.mosaic import group_items, solar_day
 from eo.loading.plan import STACK_BUDGET, chunk_sources, normalise_chunks, touched_chunks
-from eo.loading.read import Source, _apply
+from eo.loading.read import _apply
+from eo.loading.types import Source
+from eo.retry import RetryPolicy
 from eo.sensors.model import Band, Product, SensorProfile
 from eo.testing import raise_if_dask_computes
 
@@ -677,7 +678,8 @@ def test_transient_errors_are_retried_others_are_not(
     small: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     item = make_item("one", "2016-06-01T15:40:00Z", {"red": small["red"]})
-    ds = eo.load([item], bands=["red"], chunks=-1)
+    with eo.config.set(retry=RetryPolicy(backoff_factor=0.0, connect_retries=2)):
+        ds = eo.load([item], bands=["red"], chunks=-1)  # its tasks keep this policy
     expected = read_raw(small["red"])[0]
     real_open = rasterio.open
     calls: list[str] = []
@@ -690,7 +692,6 @@ def test_transient_errors_are_retried_others_are_not(
 
     from eo.loading import handles
 
-    monkeypatch.setattr(read_mod, "BACKOFF", 0.0)
     monkeypatch.setattr(rasterio, "open", flaky)
     handles.invalidate()  # Dask's threads may hold this file open from an earlier test
     np.testing.assert_array_equal(ds.red.values[0], expected)

@@ -41,12 +41,13 @@ def _faults(mode: str, **env: str) -> int:
 def test_pinned_threshold_faults_every_chunk_in_again_until_tuned() -> None:
     dask_env = {"MALLOC_TRIM_THRESHOLD_": "65536"}  # what Dask's nanny gives its workers
     pinned = _faults("plain", **dask_env)
-    tuned = _faults("tune", **dask_env)
+    tuned = _faults("tune", **dask_env, EO_MALLOC_TUNE="1")  # opted in (eo run's workers are)
     # every 16 MiB array is a fresh mmap whose pages fault in again (4096 small pages, or at
     # least 8 transparent huge pages, each)
     assert pinned >= 20 * 8
     assert tuned < pinned / 10
     assert _faults("tune", **dask_env, EO_MALLOC_TUNE="0") >= 20 * 8  # switched off
+    assert _faults("tune", **dask_env) >= 20 * 8  # off unless asked: a library leaves the allocator alone
 
 
 def test_only_thresholds_pinned_below_ours_are_retuned() -> None:
@@ -55,8 +56,8 @@ def test_only_thresholds_pinned_below_ours_are_retuned() -> None:
     assert not malloc._pinned_low({})
     assert not malloc._pinned_low({"MALLOC_TRIM_THRESHOLD_": str(2 * malloc.TRIM_THRESHOLD)})
     assert not malloc._pinned_low({"MALLOC_TRIM_THRESHOLD_": "lots"})
-    assert malloc._enabled({}) and malloc._enabled({"EO_MALLOC_TUNE": "1"})
-    assert not malloc._enabled({"EO_MALLOC_TUNE": "off"})
+    assert malloc._enabled({"EO_MALLOC_TUNE": "1"}) and malloc._enabled({"EO_MALLOC_TUNE": "on"})
+    assert not malloc._enabled({}) and not malloc._enabled({"EO_MALLOC_TUNE": "off"})
 
 
 def test_ensure_tuned_runs_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,6 +65,7 @@ def test_ensure_tuned_runs_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(malloc, "_tuned", False)
     monkeypatch.setattr(malloc, "tune", lambda: calls.append(1) or True)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.setenv("EO_MALLOC_TUNE", "1")
     malloc.ensure_tuned()
     malloc.ensure_tuned()
     assert calls == [1]

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import eo
 from eo.catalog import serve as serve_mod
 from eo.catalog.params import matches, parse_bbox, parse_datetime, property_filter, to_cql2
-from eo.catalog.retry import RetryPolicy, parse_retry_after
+from eo.retry import RetryPolicy, parse_retry_after
 from eo.catalog.search import choose_filter_strategy
 from eo.errors import (
     DependencyError,

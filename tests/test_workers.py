@@ -42,39 +42,48 @@ def test_prime_warms_every_worker_process(client: Any) -> None:
     assert all(numba_ready.values())
 
 
-def test_prime_active_once_per_client(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prime_active_once_per_client_when_opted_in(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
     monkeypatch.setattr(workers, "prime", lambda c=None: calls.append(c) or [])
     monkeypatch.setattr(workers, "_primed", type(workers._primed)())
+    monkeypatch.setenv(workers.ENV_SWITCH, "1")
     workers.prime_active()
     workers.prime_active()
     assert calls == [client]
 
 
-def test_prime_active_switched_off(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prime_active_is_off_by_default(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
     monkeypatch.setattr(workers, "prime", lambda c=None: calls.append(c) or [])
     monkeypatch.setattr(workers, "_primed", type(workers._primed)())
-    monkeypatch.setenv(workers.ENV_SWITCH, "0")
+    monkeypatch.delenv(workers.ENV_SWITCH, raising=False)
     workers.prime_active()
     assert calls == []
 
 
-def test_eo_load_primes_the_active_client(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eo_load_touches_the_users_cluster_only_when_asked(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import eo
 
     calls: list[Any] = []
     monkeypatch.setattr(workers, "prime", lambda c=None: calls.append(c) or [])
     monkeypatch.setattr(workers, "_primed", type(workers._primed)())
+    monkeypatch.delenv(workers.ENV_SWITCH, raising=False)
+    eo.load  # noqa: B018 - looking a name up has no effect on the cluster
     with pytest.raises(eo.errors.EOError):
-        eo.load([], bands=["red"])  # primes before it looks at the items
+        eo.load([], bands=["red"])
+    assert calls == []
+    with eo.config.set(prime_workers=True), pytest.raises(eo.errors.EOError):
+        eo.load([], bands=["red"])  # opted in: primes before it looks at the items
     assert calls == [client]
 
 
 def test_prime_active_without_a_client_does_nothing() -> None:
     # a fresh interpreter: this module's cluster fixture is a default client here
     code = (
-        "import distributed, eo.workers as w\n"
+        "import os, distributed, eo.workers as w\n"
+        "os.environ['EO_PRIME_WORKERS'] = '1'\n"
         "calls = []\n"
         "w.prime = lambda c=None: calls.append(c)\n"
         "w.prime_active()\n"

@@ -19,8 +19,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.cluster:
         from dask.distributed import Client, LocalCluster
 
-        if args.untuned:  # workers inherit it: eo leaves Dask's malloc thresholds alone (eo.malloc)
-            os.environ["EO_MALLOC_TUNE"] = "0"
+        # opted in as a user of their own cluster would (eo run does it for its cluster): the workers
+        # inherit these; untuned leaves Dask's malloc thresholds alone (eo.malloc)
+        os.environ["EO_MALLOC_TUNE"] = "0" if args.untuned else "1"
+        os.environ["EO_PRIME_WORKERS"] = "1"
         client = Client(
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         )

@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from eo.catalog.definitions import CatalogDefinition, default_catalog, get_catalog
 from eo.catalog.params import DatetimeInput, matches, parse_bbox, parse_datetime, property_filter, to_cql2
-from eo.catalog.retry import RetryPolicy, remote_errors, stac_io
+from eo.catalog.retry import remote_errors, stac_io
 from eo.errors import InputError, RemoteError, UnknownCollectionError
+from eo.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import pystac
@@ -183,7 +184,7 @@ def search(
     max_items
         Maximum number of matching items returned (None: all).
     retry
-        Retry policy for remote requests (default :class:`~eo.catalog.retry.RetryPolicy`).
+        Retries and timeouts of the requests (default: the ``retry`` setting, :mod:`eo.config`).
 
     Returns
     -------

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from eo import config
 from eo.catalog import servers
 from eo.catalog.serving_copy import catalog_file, serving_copy
 from eo.errors import ConfigError, DependencyError, PortInUseError, ServerError, UnknownMethodError
@@ -69,7 +70,7 @@ def rustac_executable() -> str:
 
 
 #: Environment variable with the PostgreSQL connection string of the ``rustac-pgstac`` backend.
-ENV_PGSTAC_DSN = "EO_PGSTAC_DSN"
+ENV_PGSTAC_DSN = config.SETTINGS["pgstac_dsn"].env
 
 Backend = Callable[[Path], list[str]]
 """Builds the ``rustac`` arguments (without ``--addr``) serving the catalogue at a ``catalog.json``."""
@@ -80,9 +81,7 @@ def _rustac_memory(catalog: Path) -> list[str]:
 
 
 def _rustac_pgstac(catalog: Path) -> list[str]:
-    import os
-
-    dsn = os.environ.get(ENV_PGSTAC_DSN)
+    dsn = config.get("pgstac_dsn")
     if not dsn:
         raise ConfigError(
             f"backend 'rustac-pgstac' needs a PostgreSQL/pgstac connection string in {ENV_PGSTAC_DSN} "

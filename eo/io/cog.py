@@ -45,7 +45,6 @@ flushed to disk instead of accumulating in memory.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -62,6 +61,7 @@ import rasterio.shutil
 import xarray as xr
 from rasterio.windows import Window
 
+from eo.cluster import active_client, scheduler_may_be_set
 from eo.errors import InputError, WriteError
 from eo.io.atomic import remove_quietly, temp_path
 
@@ -173,7 +173,7 @@ def _store(arrays: Sequence[dsa.Array], writes: Sequence[Writer]) -> None:
     targets: list[Any] = [w if isinstance(w, _WindowWriter) else _WindowTarget(w) for w in writes]
     # the arrays' own (threaded) scheduler when nothing else can be in force: dask would otherwise
     # import distributed only to find that no Client exists
-    chosen: dict[str, Any] = {} if _scheduler_may_be_set() else {"scheduler": arrays[0].__dask_scheduler__}
+    chosen: dict[str, Any] = {} if scheduler_may_be_set() else {"scheduler": arrays[0].__dask_scheduler__}
     dsa.store(list(arrays), targets, lock=False, compute=True, **chosen)
 
 
@@ -262,24 +262,6 @@ def _stream_distributed(arrays: Sequence[dsa.Array], writes: Sequence[Writer], c
         submit()
 
 
-def _scheduler_may_be_set() -> bool:
-    """Whether a scheduler other than a collection's default may be in force (config or a Client).
-
-    A distributed Client exists only once ``distributed`` is imported.  Asking dask
-    (``dask.base.get_scheduler``) imports it to look for one: 0.15 s and about 16 000 objects
-    (which the interpreter's exit then walks) in a process that never uses it.
-    """
-    return dask.config.get("scheduler", None) is not None or "distributed" in sys.modules
-
-
-def _active_client() -> Any:
-    if not _scheduler_may_be_set():
-        return None
-    scheduler = dask.base.get_scheduler()
-    owner = getattr(scheduler, "__self__", None)
-    return owner if type(owner).__name__ == "Client" else None
-
-
 def _fill(arrays: Sequence[Any], writes: Sequence[Writer], strategy: str) -> None:
     """Write every array into its writer: NumPy ones at once, Dask ones computed together."""
     if strategy not in ("auto", "store", "stream"):
@@ -293,7 +275,7 @@ def _fill(arrays: Sequence[Any], writes: Sequence[Writer], strategy: str) -> Non
     if not lazy:
         return
     todo, targets = [a for a, _ in lazy], [w for _, w in lazy]
-    client = _active_client()
+    client = active_client()
     workers = max(1, os.cpu_count() or 1)
     if strategy == "auto":
         strategy = "stream" if client is not None else "store"

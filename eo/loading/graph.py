@@ -8,7 +8,6 @@ of its request at plan time, so the graph grows with chunks, not with items x ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import dask.array as da
@@ -19,23 +18,9 @@ from odc.geo.geobox import GeoBox
 
 from eo.loading.mosaic import paste_first_valid
 from eo.loading.plan import BandPlan, chunk_ranges, chunk_sources
-from eo.loading.read import RESAMPLING, Source, read_source
+from eo.loading.read import RESAMPLING, read_source
+from eo.loading.types import ChunkRequest, ReadSettings
 from eo.malloc import ensure_tuned
-
-
-@dataclass(frozen=True)
-class ChunkRequest:
-    """Everything one chunk task needs (picklable, sent to distributed workers)."""
-
-    grid: GeoBox
-    """The whole output grid."""
-    window: tuple[slice, slice]
-    """Pixel window of the chunk in ``grid``."""
-    slices: tuple[tuple[Source, ...], ...]
-    """Per time slice of the chunk, sources in mosaic order."""
-    dtype: str
-    fill: float
-    resampling: str
 
 
 def load_chunk(request: ChunkRequest) -> np.ndarray:
@@ -50,12 +35,13 @@ def load_chunk(request: ChunkRequest) -> np.ndarray:
     resampling = RESAMPLING[request.resampling]
     if not any(request.slices):
         return out
-    with gdal_env():
+    policy = request.settings.retry
+    with gdal_env(request.settings.gdal_options()):
         for t, sources in enumerate(request.slices):
             if len(sources) == 1:
                 # one source: fast-path reads land straight in the output (nothing to mosaic)
                 pieces = read_source(
-                    sources[0], request.grid, request.window, resampling, out[t], request.fill
+                    sources[0], request.grid, request.window, resampling, out[t], request.fill, policy
                 )
                 if pieces:
                     todo = np.ones((rows, cols), dtype=bool)
@@ -64,7 +50,8 @@ def load_chunk(request: ChunkRequest) -> np.ndarray:
                 continue
             todo = np.ones((rows, cols), dtype=bool)
             for src in sources:
-                for roi, data, valid in read_source(src, request.grid, request.window, resampling) or ():
+                pieces = read_source(src, request.grid, request.window, resampling, policy=policy)
+                for roi, data, valid in pieces or ():
                     paste_first_valid(out[t], todo, data, valid, roi)
                 if not todo.any():
                     break
@@ -79,14 +66,17 @@ def band_array(plan: BandPlan, geobox: GeoBox, chunks: tuple[int, int, int]) -> 
     y_ranges = chunk_ranges(geobox.shape[0], cy)
     x_ranges = chunk_ranges(geobox.shape[1], cx)
     per_chunk = chunk_sources(plan.sources, geobox, (cy, cx))
-    name = f"eo-load-{plan.var}-" + tokenize(plan, geobox, chunks)
+    settings = ReadSettings.current()  # the caller's eo.config scope travels with the tasks
+    name = f"eo-load-{plan.var}-" + tokenize(plan, geobox, chunks, settings)
     dsk: dict[Any, Any] = {}
     for it, (t0, t1) in enumerate(t_ranges):
         for iy, (y0, y1) in enumerate(y_ranges):
             for ix, (x0, x1) in enumerate(x_ranges):
                 slices = tuple(per_chunk.get((t, iy, ix), ()) for t in range(t0, t1))
                 window = (slice(y0, y1), slice(x0, x1))
-                request = ChunkRequest(geobox, window, slices, plan.dtype.str, plan.fill, plan.resampling)
+                request = ChunkRequest(
+                    geobox, window, slices, plan.dtype.str, plan.fill, plan.resampling, settings
+                )
                 dsk[(name, it, iy, ix)] = (load_chunk, request)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
     dask_chunks = (

@@ -30,7 +30,8 @@ from eo.loading.plan import (
     source_of,
     warn_contradicted_grid,
 )
-from eo.loading.read import Header, Source, probe
+from eo.loading.read import probe
+from eo.loading.types import Header, Source
 from eo.sensors.model import Band, Product, SensorProfile
 from eo.workers import prime_active
 

@@ -1,7 +1,7 @@
 """Pure decisions of a load: chunking, dtype, nodata, resampling, which sources feed which chunk.
 
-Nothing here reads files.  Header facts the items do not state come in as
-:class:`~eo.loading.read.Header` records read beforehand (see :mod:`eo.loading.loader`).
+Nothing here reads files, nor imports an I/O library.  Header facts the items do not state come in
+as :class:`~eo.loading.types.Header` records read beforehand (see :mod:`eo.loading.loader`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from eo.errors import (
     MetadataWarning,
     UnknownMethodError,
 )
-from eo.loading.read import RESAMPLING, Header, Source
+from eo.loading.types import RESAMPLING_NAMES, Header, Source
 from eo.sensors.model import Band, Product
 
 #: Default chunk sizes: one time slice, at most 2048 x 2048 pixels (8 MiB of uint16; a multiple of
@@ -106,8 +106,8 @@ def normalise_chunks(chunks: Any, n_time: int, shape: tuple[int, int]) -> tuple[
 def resampling_for(band: Band, var: str, resampling: str | Mapping[str, str]) -> str:
     """Resampling of one variable: nearest for qa/class bands always, else the user's choice."""
     name = resampling.get(var, "nearest") if isinstance(resampling, Mapping) else resampling
-    if name not in RESAMPLING:
-        raise UnknownMethodError(f"resampling {name!r} is not known; use one of {sorted(RESAMPLING)}")
+    if name not in RESAMPLING_NAMES:
+        raise UnknownMethodError(f"resampling {name!r} is not known; use one of {sorted(RESAMPLING_NAMES)}")
     return "nearest" if band.kind in ("qa", "class") else name
 
 

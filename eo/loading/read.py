@@ -30,8 +30,6 @@ a missing file, raises :class:`~eo.errors.AssetReadError` naming item, asset and
 
 from __future__ import annotations
 
-import re
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,18 +49,11 @@ from rasterio.windows import Window
 from eo.errors import AssetReadError, GeoreferenceMismatchWarning
 from eo.loading.handles import with_dataset
 from eo.loading.mosaic import valid_mask
+from eo.loading.types import RESAMPLING_NAMES, Header, Source
+from eo.retry import RetryPolicy, call_with_retries
 
 T = TypeVar("T")
 
-#: Attempts for a read whose error looks transient (network), and the first back-off (s, doubled each time).
-RETRIES = 3
-BACKOFF = 0.5
-#: Error messages that mean "try again" (HTTP/curl/S3 hiccups).
-TRANSIENT = re.compile(
-    r"curl|http|timed? ?out|timeout|connection|reset by peer|temporarily|too many requests|"
-    r"\b(429|500|502|503|504)\b|SSL|TLS|broken pipe|network|throttl",
-    re.IGNORECASE,
-)
 #: Sub-pixel translation (pixel fraction) below which grids count as aligned for the paste path.
 PASTE_TOLERANCE = 1e-3
 #: Relative pixel-size tolerance for the paste/replicate paths (as odc-geo's ``stol``).
@@ -76,83 +67,28 @@ WARP_BLOCK = 512
 #: Pixel fraction by which an item's grid may differ from the file's before a warning.
 GEOREF_TOLERANCE = 0.01
 
-#: Resampling names accepted by eo.load.
-RESAMPLING: dict[str, Resampling] = {
-    r.name: r
-    for r in Resampling
-    if r.name
-    in {
-        "nearest",
-        "bilinear",
-        "cubic",
-        "cubic_spline",
-        "lanczos",
-        "average",
-        "mode",
-        "max",
-        "min",
-        "med",
-        "q1",
-        "q3",
-        "sum",
-        "rms",
-    }
-}
+#: Resampling names accepted by eo.load -> rasterio's enums.
+RESAMPLING: dict[str, Resampling] = {r.name: r for r in Resampling if r.name in RESAMPLING_NAMES}
 
 
-@dataclass(frozen=True)
-class Source:
-    """One band of one item as a chunk task reads it (picklable)."""
+def with_retries(source: Source, action: Callable[[], T], policy: RetryPolicy | None = None) -> T:
+    """Run ``action``; retry transient errors under ``policy``; failures raise :class:`AssetReadError`.
 
-    item: str
-    """Item id (for messages)."""
-    asset: str
-    """Asset key (for messages)."""
-    href: str
-    band_index: int
-    geobox: GeoBox | None
-    """The grid the item's metadata states (the file wins when they disagree)."""
-    nodata: float | None
-    """Nodata of the stored values (item, else product default); ``None``: the file's."""
-
-
-@dataclass(frozen=True)
-class Header:
-    """What a file header says about one band."""
-
-    geobox: GeoBox
-    dtype: str
-    nodata: float | None
-
-
-def is_transient(err: BaseException) -> bool:
-    """Whether a rasterio error message suggests a network hiccup worth retrying."""
-    return bool(TRANSIENT.search(str(err)))
-
-
-def with_retries(
-    source: Source, action: Callable[[], T], retries: int | None = None, backoff: float | None = None
-) -> T:
-    """Run ``action``; retry transient rasterio errors, wrap failures in :class:`AssetReadError`.
-
-    ``retries`` / ``backoff`` default to the module's :data:`RETRIES` / :data:`BACKOFF`.
+    ``policy`` defaults to the ``retry`` setting (:mod:`eo.config`).
     """
-    retries = RETRIES if retries is None else retries
-    backoff = BACKOFF if backoff is None else backoff
-    attempt = 0
-    while True:
-        try:
-            return action()
-        except (rasterio.errors.RasterioError, OSError) as err:
-            if attempt < retries and is_transient(err):
-                time.sleep(backoff * 2**attempt)
-                attempt += 1
-                continue
-            tried = f" after {attempt + 1} attempts" if attempt else ""
-            raise AssetReadError(
-                f"cannot read asset {source.asset!r} of item {source.item!r} ({source.href}){tried}: {err}. "
-                "Check that the file exists and is readable (credentials, network), or drop the item"
-            ) from err
+    if policy is None:
+        from eo import config
+
+        policy = config.get("retry")
+
+    def give_up(err: BaseException, attempts: int) -> AssetReadError:
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        return AssetReadError(
+            f"cannot read asset {source.asset!r} of item {source.item!r} ({source.href}){tried}: {err}. "
+            "Check that the file exists and is readable (credentials, network), or drop the item"
+        )
+
+    return call_with_retries(action, policy, (rasterio.errors.RasterioError, OSError), give_up)
 
 
 def _file_geobox(rdr: Any, source: Source) -> GeoBox:
@@ -187,7 +123,7 @@ def check_georeference(source: Source, file_geobox: GeoBox) -> None:
 
 
 def probe(source: Source) -> Header:
-    """Read the header of one asset band (metadata only: grid, dtype, nodata)."""
+    """Read the header of one asset band (metadata only: grid, dtype, nodata), with eo's settings."""
 
     def action() -> Header:
         with rasterio.open(source.href) as rdr:
@@ -234,11 +170,13 @@ def read_source(
     resampling: Resampling,
     into: np.ndarray | None = None,
     fill: float | None = None,
+    policy: RetryPolicy | None = None,
 ) -> list[Piece] | None:
     """Pixels of ``source`` on the chunk ``grid[window]``, as pieces (empty list when disjoint).
 
     ``valid`` is True inside the file and where the value is not nodata.  Must run under
-    :func:`eo.config.gdal_env`.
+    :func:`eo.config.gdal_env`; transient errors are retried under ``policy`` (default: the
+    ``retry`` setting).
 
     When ``into`` (the chunk's output slice, shape of ``window``, holding ``fill`` everywhere)
     is given, a source on a fast path whose nodata is ``fill`` (or who has none) and whose
@@ -251,7 +189,7 @@ def read_source(
             source.href, lambda rdr: _read_open(rdr, source, grid, window, resampling, into, fill)
         )
 
-    return with_retries(source, action)
+    return with_retries(source, action, policy)
 
 
 def warp_blocks(window: tuple[slice, slice], shape: tuple[int, int], block: int) -> list[tuple[slice, slice]]:
@@ -313,16 +251,6 @@ def _span(origin: int, k: int, n_file: int, n_chunk: int) -> tuple[int, int, int
     if i0 >= i1:
         return None
     return i0, i1, (i0 - origin) // k, (i1 - 1 - origin) // k + 1
-
-
-def replicate(data: np.ndarray, ky: int, kx: int) -> np.ndarray:
-    """Each pixel of ``data`` repeated ``ky x kx`` times (nearest-neighbour upsampling; a copy)."""
-    if ky == 1 and kx == 1:
-        return data
-    h, w = data.shape
-    out = np.empty((h * ky, w * kx), dtype=data.dtype)
-    _replicate_into(data, ky, kx, 0, 0, out)
-    return out
 
 
 @njit(nogil=True, cache=True)

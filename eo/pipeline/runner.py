@@ -119,13 +119,12 @@ def _client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
         with Client(address) as client:
             yield client
         return
-    try:
-        from distributed import default_client
+    from eo.cluster import default_client
 
-        yield default_client()  # a notebook's client
+    existing = default_client()
+    if existing is not None:
+        yield existing  # a notebook's client: used as it is, nothing changed on it
         return
-    except ValueError:
-        pass
     import os
 
     cores = os.cpu_count() or 1
@@ -140,7 +139,8 @@ def _client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
     kwargs["processes"] = bool(spec.cluster.get("processes", True))
     if "memory_limit" in spec.cluster:
         kwargs["memory_limit"] = spec.cluster["memory_limit"]
-    # Dask's workers keep their MALLOC_TRIM_THRESHOLD_: eo's chunk tasks retune malloc (eo.malloc)
+    # eo's own cluster: its workers retune the malloc thresholds Dask pins (eo.malloc) and are primed
+    kwargs["env"] = {"EO_MALLOC_TUNE": "1"}
     with LocalCluster(**kwargs) as lc, Client(lc) as client:
         from eo.workers import prime
 

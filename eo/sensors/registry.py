@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from eo.config import ENV_SENSOR_PATH, sensor_paths
+from eo.config import SETTINGS, sensor_paths
 from eo.errors import SensorProfileError, UnknownSensorError
 from eo.sensors.model import (
     MASK_CLASSES,
@@ -366,11 +366,15 @@ def _load_dir(directory: Path, packaged: bool = False) -> dict[str, SensorProfil
     return found
 
 
+#: Environment variable of the ``sensor_path`` setting (for messages).
+ENV_SENSOR_PATH = SETTINGS["sensor_path"].env
+
+
 @cache
-def _load_all(env_value: str) -> dict[str, SensorProfile]:
+def _load_all(directories: tuple[Path, ...]) -> dict[str, SensorProfile]:
     result = _load_dir(PACKAGE_DIR, packaged=True)
     # lowest priority first so that earlier EO_SENSOR_PATH entries override later ones
-    for directory in reversed(sensor_paths()):
+    for directory in reversed(directories):
         if directory.is_dir():
             result.update(_load_dir(directory))
     return dict(sorted(result.items()))
@@ -381,7 +385,7 @@ def profiles() -> dict[str, SensorProfile]:
 
     Cached per value of ``EO_SENSOR_PATH`` (I/O on the first call only).
     """
-    return dict(_load_all(os.environ.get(ENV_SENSOR_PATH, "")))
+    return dict(_load_all(tuple(sensor_paths())))
 
 
 def clear_cache() -> None:
