@@ -21,7 +21,7 @@ from eo import __version__
 from eo.errors import EOError
 
 #: Built-in command modules, in help order.
-BUILTIN_COMMANDS = ("catalog", "search", "sensors", "indices", "run")
+BUILTIN_COMMANDS = ("catalog", "search", "sensors", "indices", "run", "config")
 
 #: Exit status for an eo error (bad input, remote failure...).
 EXIT_ERROR = 2
@@ -92,13 +92,7 @@ def main(ctx: click.Context, verbose: int, debug: bool, log_format: str) -> None
 
 def _register() -> None:
     for name in BUILTIN_COMMANDS:
-        try:
-            module = importlib.import_module(f"eo.cli.{name}")
-        except ModuleNotFoundError as err:  # command not built yet in this checkout
-            if err.name != f"eo.cli.{name}":
-                raise
-            continue
-        main.add_command(module.command)
+        main.add_command(importlib.import_module(f"eo.cli.{name}").command)
     for ep in entry_points(group="eo.commands"):
         main.add_command(ep.load(), name=ep.name)
 
