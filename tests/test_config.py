@@ -52,7 +52,7 @@ def test_bad_values_are_config_errors_naming_the_variable(monkeypatch: pytest.Mo
     with pytest.raises(ConfigError, match="EO_MALLOC_TUNE='perhaps'"):
         config.get("malloc_tune")
     monkeypatch.setenv("EO_GDAL_OPTIONS", "[1, 2]")
-    with pytest.raises(ConfigError, match="EO_GDAL_OPTIONS.*JSON object"):
+    with pytest.raises(ConfigError, match=r"EO_GDAL_OPTIONS.*JSON object"):
         config.get("gdal")
     with pytest.raises(ConfigError, match="unknown eo setting 'colour'"), config.set(colour="blue"):
         pass
