@@ -35,7 +35,14 @@ class InvalidGridError(InputError):
 
 
 class ConfigError(EOError, ValueError):
-    """A configuration file (catalogue, sensor profile, pipeline spec) is invalid."""
+    """A configuration file (catalogue, sensor profile, pipeline spec) or setting is invalid.
+
+    ``key`` is the dotted path of the (first) offending key, when there is one (``bands[2].gsd``).
+    """
+
+    def __init__(self, message: str, *, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 class CatalogDefinitionError(ConfigError):
@@ -52,10 +59,6 @@ class PipelineSpecError(ConfigError):
 
 class IngestDescriptionError(ConfigError):
     """An ingest description YAML does not follow the format of :mod:`eo.catalog.ingest`."""
-
-    def __init__(self, message: str, *, key: str | None = None):
-        super().__init__(message)
-        self.key = key
 
 
 class MixedSensorsError(InputError):

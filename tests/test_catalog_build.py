@@ -303,17 +303,17 @@ def _desc(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("changes", "key", "says"),
     [
-        ({"colour": "red"}, "<top level>", "'colour' was unexpected"),
-        ({"sensor": ...}, "<top level>", "'sensor' is a required property"),
-        ({"gsd": "thirty"}, "gsd", "not of type 'number'"),
-        ({"bands.2.gsd": ...}, "bands[2]", "'gsd' is a required property"),
-        ({"bands.3.kind": "mask"}, "bands[3].kind", "'mask' is not one of"),
-        ({"cloud_cover.method": "magic"}, "cloud_cover.method", "'magic' is not one of"),
+        ({"colour": "red"}, "colour", "unknown key 'colour'"),
+        ({"sensor": ...}, "(top level)", "missing required key 'sensor'"),
+        ({"gsd": "thirty"}, "gsd", "expected a number > 0, found 'thirty'"),
+        ({"bands.2.gsd": ...}, "bands[2]", "missing required key 'gsd'"),
+        ({"bands.3.kind": "mask"}, "bands[3].kind", "expected one of 'measurement', 'qa', 'class'"),
+        ({"cloud_cover.method": "magic"}, "cloud_cover.method", "expected one of"),
         ({"cloud_cover.band": "qa_pixel"}, "cloud_cover.band", "not the key of a band"),
         ({"time.source": ...}, "time.source", "required when time.datetime is null"),
         ({"time.start": "yesterday"}, "time.start", "ISO 8601"),
         ({"bands.1.key": "coastal"}, "bands", "duplicate keys"),
-        ({"collection.id": "has space"}, "collection.id", "does not match"),
+        ({"collection.id": "has space"}, "collection.id", "expected a string matching"),
     ],
 )
 def test_bad_description_names_the_key(tmp_path: Path, changes: dict[str, Any], key: str, says: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -97,7 +98,7 @@ GOOD = {
         ),
         ({"collections": {"s2": {"product": "l2a", "assets": {}}}}, "collections.s2"),
         ({"policy": {"boa_offset_policy": "maybe"}}, "policy.boa_offset_policy"),
-        ({"surprise": 1}, "(top level)"),
+        ({"surprise": 1}, "surprise: unknown key 'surprise'"),
         ({"modifier": "not a dotted name"}, "modifier"),
     ],
 )
@@ -108,7 +109,8 @@ def test_invalid_definitions_name_file_and_key(tmp_path: Path, change: dict, key
     with pytest.raises(CatalogDefinitionError) as err:
         defs.load_definition(path)
     assert str(path) in str(err.value)
-    assert key in str(err.value) or (key == "url" and "'url' is a required property" in str(err.value))
+    assert key in str(err.value) or (key == "url" and "missing required key 'url'" in str(err.value))
+    assert re.search(rf"{re.escape(str(path))}:\d+: ", str(err.value))  # file:line: key
 
 
 def test_name_must_match_file_and_yaml_must_parse(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from eo.errors import (
     EOWarning,
     GeoreferenceMismatchWarning,
     InputError,
+    InvalidBBoxError,
     InvalidGridError,
     MetadataWarning,
     NoDataError,
@@ -356,7 +357,7 @@ def test_chunked_equals_unchunked_and_whole_file_warp(
     area = BoundingBox(left, top - h * 10, left + w * 10, top, crs="EPSG:32618")  # may overhang the scene
     kw: dict[str, Any] = {"bands": ["red", "rededge1"], "resampling": method, "crs": crs}
     if crs is None:
-        kw.update(bbox=area.bbox, resolution=res)  # bbox in the scene's CRS, native grid snapping
+        kw.update(bbox=area, resolution=res)  # a BoundingBox in the scene's CRS, native grid snapping
     else:
         kw.update(bbox=area.to_crs("EPSG:4326").bbox, resolution=f"{res}m" if crs == "EPSG:4326" else res)
     whole = eo.load([item], chunks=-1, **kw)
@@ -417,8 +418,14 @@ def test_bbox_in_lonlat_or_crs_and_geobox_argument(small: dict[str, Path]) -> No
     raw, g = read_raw(small["red"])
     sub = g[20:60, 30:90]
     ll = sub.geographic_extent.boundingbox
-    by_crs = eo.load([item], bands="red", bbox=sub.boundingbox.bbox)
+    left, bottom, right, top = sub.boundingbox.bbox
+    by_crs = eo.load([item], bands="red", x=(left, right), y=(bottom, top))  # units of the CRS
     assert by_crs.odc.geobox == sub
+    assert eo.load([item], bands="red", bbox=sub.boundingbox).odc.geobox == sub  # a box with its CRS
+    with pytest.raises(InvalidBBoxError, match=r"x=.*y="):
+        eo.load([item], bands="red", bbox=sub.boundingbox.bbox)  # metres are not degrees: no guessing
+    with pytest.raises(InvalidBBoxError, match="not both"):
+        eo.load([item], bands="red", bbox=ll.bbox, x=(left, right), y=(bottom, top))
     by_ll = eo.load([item], bands="red", bbox=ll.bbox)
     assert by_ll.odc.geobox.transform.a == 10 and by_ll.odc.geobox.geographic_extent.contains(
         sub.geographic_extent.buffer(-1e-9)
@@ -731,7 +738,8 @@ def test_unknown_nodata_fills_zero_without_attr_and_warns(small: dict[str, Path]
             [item],
             bands=["red"],
             sensor=(profile, profile.products["dn"]),
-            bbox=(437600, 4176400, 440000, 4178600),
+            x=(437600, 440000),
+            y=(4176400, 4178600),
         )
     assert "nodata" not in ds.red.attrs
     raw, g = read_raw(small["red"])
@@ -743,7 +751,7 @@ def test_unknown_nodata_fills_zero_without_attr_and_warns(small: dict[str, Path]
 
 def test_item_nodata_wins_over_product_default(small: dict[str, Path]) -> None:
     item = make_item("n", "2016-06-01T15:40:00Z", {"red": small["red"]}, nodata=65535)
-    ds = eo.load([item], bands=["red"], bbox=(437600, 4176400, 440000, 4178600))
+    ds = eo.load([item], bands=["red"], x=(437600, 440000), y=(4176400, 4178600))
     assert ds.red.attrs["nodata"] == 65535
     got = ds.red.values[0]
     assert (got == 65535).any() and not (got == 0).any()

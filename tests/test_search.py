@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import eo
 from eo.catalog import serve as serve_mod
-from eo.catalog.params import matches, parse_bbox, parse_datetime, property_filter, to_cql2
+from eo.catalog.filters import matches, property_filter, to_cql2
 from eo.catalog.search import choose_filter_strategy
 from eo.errors import (
     DependencyError,
@@ -31,6 +31,7 @@ from eo.errors import (
     UnknownCatalogError,
     UnknownCollectionError,
 )
+from eo.params import parse_bbox, parse_datetime
 from eo.retry import RetryPolicy, parse_retry_after
 
 FAST = RetryPolicy(max_retries=3, connect_retries=1, backoff_factor=0.01)

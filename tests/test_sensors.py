@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,7 +168,7 @@ def _drop(key: str) -> Any:
 BAD = [
     (
         _set(["bands", 3, "resolution"], "ten"),
-        "kazeosat-2.yaml: bands[3].resolution: expected a number > 0, found 'ten'",
+        "bands[3].resolution: expected a number > 0, found 'ten'",
     ),
     (
         _set(["bands", 0, "center_wavelength"], 0),
@@ -221,14 +222,24 @@ def test_bad_profile_errors_name_file_and_key(tmp_path: Path, mutate: Any, expec
     with pytest.raises(SensorProfileError) as info:
         load_profile(path)
     message = str(info.value)
-    assert message.startswith("kazeosat-2.yaml: ")
+    assert re.match(rf"{re.escape(str(path))}:\d+: ", message), message  # file:line: key: what
     assert expected in message
+    line = int(message.split(":")[1])
+    key_path = expected.split(": ")[0]
+    last = re.findall(r"[A-Za-z_][\w]*", key_path.rsplit(".", 1)[-1])
+    if (
+        ":" in expected
+        and last
+        and not key_path.endswith("]")
+        and not expected.startswith(("missing", "key "))
+    ):
+        assert last[0] in path.read_text().splitlines()[line - 1], (line, last[0])  # the line of that key
 
 
 def test_yaml_syntax_error_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("id: broken\nbands: [\n")
-    with pytest.raises(SensorProfileError, match=r"^broken\.yaml: not valid YAML"):
+    with pytest.raises(SensorProfileError, match=r"broken\.yaml:3: not valid YAML"):
         load_profile(path)
 
 
@@ -278,7 +289,7 @@ def test_user_profiles_are_schema_validated(tmp_path: Path, monkeypatch: pytest.
     doc["bands"][0]["resolution"] = "ten metres"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     monkeypatch.setenv("EO_SENSOR_PATH", str(tmp_path))
-    with pytest.raises(SensorProfileError, match=r"kazeosat-9\.yaml: bands\[0\]\.resolution"):
+    with pytest.raises(SensorProfileError, match=r"kazeosat-9\.yaml:\d+: bands\[0\]\.resolution"):
         sensors.profiles()
 
 

@@ -4,8 +4,8 @@ Modules (one concept each; nothing heavy is imported here):
 
 - :mod:`eo.catalog.definitions` catalogue definitions (``catalogs/*.yaml``): endpoint,
   collection -> sensor profile + product + asset keys, per-catalogue policy knobs.
-- :mod:`eo.catalog.params` pure validation of search parameters (bbox, datetime) and the
-  client-side property filter used when a server ignores ``query``/``filter``.
+- :mod:`eo.catalog.filters` the property filters of a search (``max_cloud``, ``query``), applied
+  on the client when a server ignores ``query``/``filter``.
 - :mod:`eo.catalog.search` :func:`eo.search` (pystac-client).
 - :mod:`eo.catalog.retry` retry policy for remote STAC APIs (429, 5xx, resets).
 - :mod:`eo.catalog.serve` the local catalogue as a STAC API on 127.0.0.1 (rustac), with

@@ -21,10 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import jsonschema
-import yaml
-
-from eo import config
+from eo import config, documents
 from eo.catalog.records import CatalogContext
 from eo.errors import CatalogDefinitionError, DependencyError, UnknownCatalogError
 
@@ -196,11 +193,6 @@ class CatalogDefinition:
         return fn
 
 
-def _error_key(err: jsonschema.ValidationError) -> str:
-    path = ".".join(str(p) for p in err.absolute_path)
-    return path or "(top level)"
-
-
 def _collection(cid: str, c: Mapping[str, Any]) -> CollectionMapping:
     platforms = {
         normalise_platform(name): PlatformMapping(p["sensor"], MappingProxyType(dict(p.get("assets") or {})))
@@ -213,14 +205,13 @@ def _collection(cid: str, c: Mapping[str, Any]) -> CollectionMapping:
 
 def parse_definition(data: Any, source: Path | str = "<memory>") -> CatalogDefinition:
     """Validate a definition mapping (as read from YAML) and build its record."""
-    src = Path(source)
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        raise CatalogDefinitionError(
-            f"{src}: key {_error_key(err)}: {err.message}; see catalogs/README.md for the schema"
-        )
+    return _build(documents.Document(data, str(source)), Path(source))
+
+
+def _build(doc: documents.Document, src: Path) -> CatalogDefinition:
+    documents.validate(doc, SCHEMA, CatalogDefinitionError, "see catalogs/README.md for the schema")
+    data = doc.data
+    source = str(src)
     collections = {cid: _collection(cid, c) for cid, c in (data.get("collections") or {}).items()}
     path = data.get("path")
     local = (src.parent / Path(path).expanduser()) if path else None
@@ -241,16 +232,16 @@ def parse_definition(data: Any, source: Path | str = "<memory>") -> CatalogDefin
 
 
 def load_definition(path: Path) -> CatalogDefinition:
-    """Read and validate one definition file."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise CatalogDefinitionError(f"{path}: not valid YAML ({err})") from err
-    definition = parse_definition(data, path)
+    """Read and validate one definition file (errors name the file, the line and the key)."""
+    doc = documents.read(path, CatalogDefinitionError, "catalogue definition")
+    if not isinstance(doc.data, dict):
+        raise CatalogDefinitionError(f"{path}: expected a mapping, found {type(doc.data).__name__}")
+    definition = _build(doc, path)
     if definition.name != path.stem:
-        raise CatalogDefinitionError(
-            f"{path}: key name: {definition.name!r} differs from the file name; "
-            f"name the file {definition.name}.yaml"
+        raise doc.error(
+            ("name",),
+            f"{definition.name!r} differs from the file name; name the file {definition.name}.yaml",
+            CatalogDefinitionError,
         )
     return definition
 

@@ -43,9 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from jsonschema import Draft7Validator
-
+from eo import documents
 from eo.catalog.cloud_cover import CLOUD_COVER_METHODS
 from eo.errors import DependencyError, IngestDescriptionError
 
@@ -160,32 +158,13 @@ _SCHEMA = _obj(
 )  # fmt: skip
 
 
-def _plain(value: Any) -> Any:
-    """YAML timestamps -> ISO strings (UTC ``Z``), recursively."""
-    if isinstance(value, _dt.datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
-        return value.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, _dt.date):
-        return f"{value.isoformat()}T00:00:00Z"
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def _fail(doc: documents.Document, key: str, message: str) -> Exception:
+    return doc.error(
+        documents.parse_path(key), f"{message} (see eo.catalog.ingest for the format)", IngestDescriptionError
+    )
 
 
-def _dotted(path: Any) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "<top level>"
-
-
-def _fail(src: Path, key: str, message: str) -> IngestDescriptionError:
-    return IngestDescriptionError(f"{src}: {key}: {message} (see eo.catalog.ingest for the format)", key=key)
-
-
-def _check_time(src: Path, time: Mapping[str, Any]) -> None:
+def _check_time(doc: documents.Document, time: Mapping[str, Any]) -> None:
     for name in ("datetime", "start", "end"):
         value = time.get(name)
         if value is None:
@@ -193,32 +172,40 @@ def _check_time(src: Path, time: Mapping[str, Any]) -> None:
         try:
             parsed = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            raise _fail(src, f"time.{name}", f"expected an ISO 8601 date-time, found {value!r}") from None
+            raise _fail(doc, f"time.{name}", f"expected an ISO 8601 date-time, found {value!r}") from None
         if parsed.utcoffset() != _dt.timedelta(0):
-            raise _fail(src, f"time.{name}", f"expected a UTC date-time (ending in Z), found {value!r}")
+            raise _fail(doc, f"time.{name}", f"expected a UTC date-time (ending in Z), found {value!r}")
     if time.get("datetime") is None:
         for name in ("start", "end", "source"):
             if not time.get(name):
                 raise _fail(
-                    src, f"time.{name}", "required when time.datetime is null (say why it is unknown)"
+                    doc, f"time.{name}", "required when time.datetime is null (say why it is unknown)"
                 )
 
 
-def _check_semantics(src: Path, raw: Mapping[str, Any]) -> None:
-    _check_time(src, raw["time"])
+def _rfc3339(value: Any) -> Any:
+    """A checked UTC date-time as RFC 3339 text ending in ``Z`` (``None`` and other values unchanged)."""
+    if not isinstance(value, str):
+        return value
+    parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _check_semantics(doc: documents.Document, raw: Mapping[str, Any]) -> None:
+    _check_time(doc, raw["time"])
     for i, scene in enumerate(raw["scenes"]):
         try:
-            _check_time(src, {"datetime": scene.get("datetime", "2000-01-01T00:00:00Z")})
+            _check_time(doc, {"datetime": scene.get("datetime", "2000-01-01T00:00:00Z")})
         except IngestDescriptionError as err:
-            raise _fail(src, f"scenes[{i}].datetime", str(err).split(": ", 2)[-1]) from None
+            raise _fail(doc, f"scenes[{i}].datetime", str(err).split(": ", 2)[-1]) from None
     for what in ("bands", "scenes"):
         ids = [b["key" if what == "bands" else "id"] for b in raw[what]]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise _fail(src, what, f"duplicate {'keys' if what == 'bands' else 'ids'}: {dupes}")
+            raise _fail(doc, what, f"duplicate {'keys' if what == 'bands' else 'ids'}: {dupes}")
     qa = raw["cloud_cover"].get("band")
     if qa is not None and qa not in [b["key"] for b in raw["bands"]]:
-        raise _fail(src, "cloud_cover.band", f"{qa!r} is not the key of a band in bands")
+        raise _fail(doc, "cloud_cover.band", f"{qa!r} is not the key of a band in bands")
 
 
 def load_description(path: str | Path) -> ProductDescription:
@@ -227,21 +214,12 @@ def load_description(path: str | Path) -> ProductDescription:
     Raises :class:`IngestDescriptionError` naming the file and the offending key.
     """
     src = Path(path)
-    try:
-        raw = _plain(yaml.safe_load(src.read_text(encoding="utf-8")))
-    except OSError as err:
-        raise IngestDescriptionError(f"cannot read ingest description {src}: {err}") from err
-    except yaml.YAMLError as err:
-        raise IngestDescriptionError(f"{src} is not valid YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise _fail(src, "<top level>", f"expected a mapping, found {type(raw).__name__}")
-    errors = sorted(Draft7Validator(_SCHEMA).iter_errors(raw), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        while first.context:  # the deepest cause of a oneOf names the key to fix
-            first = max(first.context, key=lambda e: len(e.absolute_path))
-        raise _fail(src, _dotted(first.absolute_path), first.message)
-    _check_semantics(src, raw)
+    doc = documents.load(
+        src, _SCHEMA, IngestDescriptionError, what="ingest description",
+        hint="see eo.catalog.ingest for the format",
+    )  # fmt: skip
+    raw = doc.data
+    _check_semantics(doc, raw)
     return ProductDescription(
         source=src.resolve(),
         collection=raw["collection"],
@@ -253,12 +231,12 @@ def load_description(path: str | Path) -> ProductDescription:
         gsd=float(raw["gsd"]),
         processing_level=raw.get("processing_level"),
         data_root=raw["data_root"],
-        time=raw["time"],
+        time={k: (_rfc3339(v) if k in ("datetime", "start", "end") else v) for k, v in raw["time"].items()},
         cloud_cover=raw["cloud_cover"],
         properties=raw.get("properties", {}),
         unknown=raw.get("unknown", {}),
         bands=tuple(BandSpec(**b) for b in raw["bands"]),
-        scenes=tuple(SceneSpec(**s) for s in raw["scenes"]),
+        scenes=tuple(SceneSpec(**{**sc, "datetime": _rfc3339(sc.get("datetime"))}) for sc in raw["scenes"]),
     )
 
 

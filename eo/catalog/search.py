@@ -1,6 +1,6 @@
 """``eo.search``: find STAC items in a named catalogue or at a STAC API URL (pystac-client).
 
-Every parameter is validated before any request (:mod:`eo.catalog.params`).  The catalogue
+Every parameter is validated before any request (:mod:`eo.params`, :mod:`eo.catalog.filters`).  The catalogue
 is a name from ``catalogs/*.yaml`` (:mod:`eo.catalog.definitions`) or an http(s) URL.  The
 ``local`` catalogue is built on first use (a message on stderr) and served on 127.0.0.1 by
 rustac for the duration of the search, unless ``eo catalog serve`` already serves it.
@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eo.catalog.definitions import CatalogDefinition, default_catalog, get_catalog
-from eo.catalog.params import DatetimeInput, matches, parse_bbox, parse_datetime, property_filter, to_cql2
+from eo.catalog.filters import matches, property_filter, to_cql2
 from eo.catalog.retry import remote_errors, stac_io
 from eo.errors import InputError, RemoteError, UnknownCollectionError
+from eo.params import DatetimeInput, parse_bbox, parse_datetime
 from eo.retry import RetryPolicy
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ shape, affine mapping pixel corners).
 
 from __future__ import annotations
 
-from eo.grid.output import default_crs, output_geobox, parse_bbox, parse_resolution, union_bbox
+from eo.grid.output import default_crs, output_geobox, union_bbox
+from eo.params import parse_resolution
 
-__all__ = ["default_crs", "output_geobox", "parse_bbox", "parse_resolution", "union_bbox"]
+__all__ = ["default_crs", "output_geobox", "parse_resolution", "union_bbox"]

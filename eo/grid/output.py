@@ -16,88 +16,20 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from affine import Affine
 from odc.geo.crs import CRS
 from odc.geo.geobox import GeoBox
-from odc.geo.geom import BoundingBox, Geometry
+from odc.geo.geom import BoundingBox
 
-from eo.errors import InvalidBBoxError, InvalidGridError
-
-#: Metres per degree of latitude (and of longitude at the equator), WGS 84 mean.
-METRES_PER_DEGREE = 111_319.49
+from eo.errors import InvalidGridError
+from eo.params import METRES_PER_DEGREE, BBoxLike, MaybeCRS, SomeResolution, parse_crs, parse_resolution
+from eo.params import region as region_of
 
 #: Relative tolerance when comparing pixel sizes.
 _RES_RTOL = 1e-6
 #: Fraction of a pixel an area may overhang the snapped grid without adding a row/column.
 _SNAP_TOL = 1e-3
-
-
-def parse_resolution(resolution: Any, crs: CRS, lat: float = 0.0) -> float:
-    """Return the pixel size in units of ``crs`` (positive).
-
-    ``resolution`` is a number in CRS units, or a string ``"30m"`` / ``"30 m"`` in metres
-    (converted to degrees at latitude ``lat`` for a geographic CRS).  A plain number larger
-    than 1 for a geographic CRS is refused (it would be degrees, surely meant as metres).
-    """
-    if isinstance(resolution, str):
-        text = resolution.strip().lower()
-        if not text.endswith("m"):
-            raise InvalidGridError(
-                f"resolution {resolution!r}: expected a number in CRS units or a string like '30m'"
-            )
-        try:
-            metres = float(text[:-1])
-        except ValueError:
-            raise InvalidGridError(f"resolution {resolution!r}: expected a string like '30m'") from None
-        if metres <= 0:
-            raise InvalidGridError(f"resolution must be positive, got {resolution!r}")
-        return metres / METRES_PER_DEGREE if crs.geographic else metres
-    if isinstance(resolution, tuple | list):
-        if len(resolution) != 2 or abs(abs(float(resolution[0])) - abs(float(resolution[1]))) > 1e-9:
-            raise InvalidGridError(
-                f"resolution {resolution!r}: only square pixels are supported; pass one number"
-            )
-        resolution = resolution[0]
-    try:
-        res = abs(float(resolution))
-    except (TypeError, ValueError):
-        raise InvalidGridError(
-            f"resolution {resolution!r}: expected a number or a string like '30m'"
-        ) from None
-    if res == 0 or not math.isfinite(res):
-        raise InvalidGridError(f"resolution must be positive and finite, got {resolution!r}")
-    if crs.geographic and res > 1:
-        raise InvalidGridError(
-            f"resolution {resolution!r} in {crs} would be degrees; "
-            "pass degrees (e.g. 0.0001) or metres as '30m'"
-        )
-    return res
-
-
-def parse_bbox(bbox: Any, crs: CRS) -> BoundingBox:
-    """Return a bounding box in ``crs``.
-
-    ``bbox`` is a :class:`~odc.geo.geom.BoundingBox` or :class:`~odc.geo.geom.Geometry` with
-    a CRS, or ``(W, S, E, N)``: in lon/lat when every value is within [-180, 180] x [-90, 90],
-    otherwise in ``crs`` (projected coordinates are never that small for an area on Earth).
-    """
-    if isinstance(bbox, Geometry):
-        if bbox.crs is None:
-            raise InvalidBBoxError("bbox geometry has no CRS; give it one or pass (W, S, E, N) in lon/lat")
-        return bbox.to_crs(crs).boundingbox
-    if isinstance(bbox, BoundingBox) and bbox.crs is not None:
-        return bbox.to_crs(crs)
-    try:
-        w, s, e, n = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        raise InvalidBBoxError(f"bbox {bbox!r}: expected (W, S, E, N)") from None
-    if not (w < e and s < n):
-        raise InvalidBBoxError(f"bbox {bbox!r}: expected W < E and S < N")
-    if w >= -180 and e <= 180 and s >= -90 and n <= 90:
-        return BoundingBox(w, s, e, n, crs="EPSG:4326").to_crs(crs)
-    return BoundingBox(w, s, e, n, crs=crs)
 
 
 def _res(g: GeoBox) -> float:
@@ -130,9 +62,11 @@ def union_bbox(grids: Sequence[GeoBox], crs: CRS) -> BoundingBox:
 def output_geobox(
     grids: Sequence[GeoBox],
     *,
-    crs: Any = None,
-    resolution: Any = None,
-    bbox: Any = None,
+    crs: MaybeCRS = None,
+    resolution: SomeResolution | str | None = None,
+    bbox: BBoxLike | None = None,
+    x: Sequence[float] | None = None,
+    y: Sequence[float] | None = None,
     geobox: GeoBox | None = None,
 ) -> GeoBox:
     """Return the output grid of a load.
@@ -147,8 +81,10 @@ def output_geobox(
         Pixel size in CRS units, or ``"30m"`` (metres); default: the finest native pixel size (in a
         geographic output CRS: converted from metres at the area's centre).
     bbox
-        Area: ``(W, S, E, N)`` in lon/lat or in ``crs`` (see :func:`parse_bbox`), or a
-        BoundingBox/Geometry with a CRS; default: the union of the scenes' footprints.
+        Area: ``(W, S, E, N)`` in lon/lat degrees, or a BoundingBox/Geometry with a CRS
+        (:func:`eo.params.region`); default: the union of the scenes' footprints.
+    x, y
+        Area as ``(min, max)`` in units of the output CRS (instead of ``bbox``).
     geobox
         The output grid itself; exclusive with ``crs``/``resolution``/``bbox``.
 
@@ -158,17 +94,18 @@ def output_geobox(
         North-up grid; pixel edges snapped as described in the module docstring.
     """
     if geobox is not None:
-        if crs is not None or resolution is not None or bbox is not None:
+        if crs is not None or resolution is not None or bbox is not None or x is not None:
             raise InvalidGridError(
-                "geobox= gives the whole output grid: do not combine it with crs=, resolution= or bbox="
+                "geobox= gives the whole output grid: do not combine it with crs=, resolution=, bbox=, x=/y="
             )
         return geobox
-    if not grids and bbox is None:
+    if not grids and bbox is None and x is None:
         raise InvalidGridError(
             "no scene grid to derive an output grid from; pass geobox= or bbox= with resolution="
         )
-    out_crs = CRS(crs) if crs is not None else default_crs(grids)
-    region = parse_bbox(bbox, out_crs) if bbox is not None else union_bbox(grids, out_crs)
+    out_crs = parse_crs(crs) if crs is not None else default_crs(grids)
+    asked = region_of(out_crs, bbox, x, y)
+    region = asked if asked is not None else union_bbox(grids, out_crs)
     native = [g for g in grids if g.crs == out_crs]
 
     if resolution is not None:

@@ -9,7 +9,7 @@ read windows with rasterio (:mod:`eo.loading.read`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 from odc.geo.geobox import GeoBox
@@ -32,10 +32,16 @@ from eo.loading.plan import (
 )
 from eo.loading.read import probe
 from eo.loading.types import Header, Source
+from eo.params import BBoxLike, MaybeCRS, SomeResolution
 from eo.sensors.model import Band, Product, SensorProfile
 from eo.workers import prime_active
 
 Pair = tuple[SensorProfile, Product]
+
+if TYPE_CHECKING:
+    import pystac
+
+    from eo.catalog.definitions import CatalogDefinition
 
 
 def _sensor(sensor: Any) -> Pair | None:
@@ -172,18 +178,20 @@ def _plan_band(
 
 
 def load(
-    items: Iterable[Any],
+    items: Iterable[pystac.Item | Mapping[str, Any]],
     bands: str | Sequence[str] | None = None,
     *,
-    resolution: Any = None,
-    crs: Any = None,
-    bbox: Any = None,
+    resolution: SomeResolution | str | None = None,
+    crs: MaybeCRS = None,
+    bbox: BBoxLike | None = None,
+    x: Sequence[float] | None = None,
+    y: Sequence[float] | None = None,
     geobox: GeoBox | None = None,
     chunks: int | Mapping[str, int] | None = None,
     resampling: str | Mapping[str, str] = "nearest",
     groupby: str | GroupKey | None = "solar_day",
-    sensor: Any = None,
-    catalog: Any = None,
+    sensor: str | Pair | None = None,
+    catalog: str | CatalogDefinition | None = None,
 ) -> xr.Dataset:
     """Load STAC items into a lazy ``(time, y, x)`` Dataset (nothing is read but metadata).
 
@@ -207,11 +215,12 @@ def load(
         Output CRS (``"EPSG:32633"``, an odc-geo/pyproj CRS).  Default: the most common
         native CRS of the items.
     bbox
-        Output area: ``(W, S, E, N)`` in lon/lat (all values within +-180/+-90) or in the
-        output CRS; or an odc-geo ``BoundingBox``/``Geometry`` carrying its CRS.  Default:
-        the union of the items' footprints.
+        Output area in lon/lat degrees, ``(W, S, E, N)`` or ``"W,S,E,N"``, or an odc-geo
+        ``BoundingBox``/``Geometry`` carrying its CRS.  Default: the union of the items' footprints.
+    x, y
+        Output area as ``(min, max)`` in units of the output CRS, instead of ``bbox``.
     geobox
-        The output grid (``odc.geo.geobox.GeoBox``); exclusive with crs/resolution/bbox.
+        The output grid (``odc.geo.geobox.GeoBox``); exclusive with crs/resolution/bbox/x/y.
     chunks
         Dask chunks: ``None`` -> ``{"time": 1, "y": S, "x": S}`` with ``S`` = 2048 for up to 8
         time slices, then 1536, 1024 and (from 33 slices) 512, so that a float32 stack of all
@@ -301,7 +310,7 @@ def load(
     grids = [src.geobox for plan in plans for g in plan.sources for src in g if src.geobox is not None]
     from eo.grid.output import output_geobox
 
-    out = output_geobox(grids, crs=crs, resolution=resolution, bbox=bbox, geobox=geobox)
+    out = output_geobox(grids, crs=crs, resolution=resolution, bbox=bbox, x=x, y=y, geobox=geobox)
     chunk_sizes = normalise_chunks(chunks, len(groups), (int(out.shape[0]), int(out.shape[1])))
     arrays = {plan.var: band_array(plan, out, chunk_sizes) for plan in plans}
     return assemble(arrays, plans, out, groups, profile, product)

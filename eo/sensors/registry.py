@@ -7,10 +7,10 @@ Profiles come from two places, lowest priority first:
    (``os.pathsep``-separated, earlier directories win).
 
 A user profile with the id of a packaged one replaces it.  Each file is validated on load
-against ``eo/sensors/schema.json`` (JSON Schema 2020-12) and then by semantic checks that a
-schema cannot express (unique band keys, the QA band exists, bit fields fit in 16 bits,
-mask class names come from :data:`eo.sensors.model.MASK_CLASSES`).  Any failure raises
-:class:`eo.errors.SensorProfileError` naming the file and the JSON path of the offending key.
+against ``eo/sensors/schema.json`` (JSON Schema 2020-12, through :mod:`eo.documents`) and then by
+semantic checks that a schema cannot express (unique band keys, the QA band exists, bit fields fit
+in 16 bits, mask class names come from :data:`eo.sensors.model.MASK_CLASSES`).  Any failure raises
+:class:`eo.errors.SensorProfileError` naming the file, the line and the key.
 
 Loading does I/O (reads YAML files); the result is cached per value of ``EO_SENSOR_PATH``
 and reloaded when that variable changes (or after :func:`clear_cache`).
@@ -21,14 +21,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from eo import documents
 from eo.config import SETTINGS, sensor_paths
+from eo.documents import Document
 from eo.errors import SensorProfileError, UnknownSensorError
 from eo.sensors.model import (
     MASK_CLASSES,
@@ -48,7 +48,7 @@ SCHEMA_PATH = PACKAGE_DIR / "schema.json"
 _QA_BITS = 16
 
 
-# --- schema validation --------------------------------------------------------------
+# --- schema ----------------------------------------------------------------------------
 
 
 @cache
@@ -57,69 +57,6 @@ def schema() -> dict[str, Any]:
     with SCHEMA_PATH.open(encoding="utf-8") as f:
         result: dict[str, Any] = json.load(f)
     return result
-
-
-def _json_path(parts: Iterable[Any]) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top level)"
-
-
-def _describe(sub: Mapping[str, Any]) -> str:
-    """Describe in words what a (sub)schema expects: ``a number > 0``, ``one of 'a', 'b'``."""
-    if "$ref" in sub:
-        name = str(sub["$ref"]).rsplit("/", 1)[-1]
-        sub = {**schema()["$defs"][name], **{k: v for k, v in sub.items() if k != "$ref"}}
-    if "enum" in sub:
-        return "one of " + ", ".join(repr(v) for v in sub["enum"])
-    types = sub.get("type", [])
-    types = [types] if isinstance(types, str) else list(types)
-    article = {"integer": "an integer", "array": "a list", "object": "a mapping", "null": "null"}
-    text = " or ".join(article.get(t, f"a {t}") for t in types) or "a valid value"
-    bounds = [
-        f"> {sub['exclusiveMinimum']}" if "exclusiveMinimum" in sub else "",
-        f">= {sub['minimum']}" if "minimum" in sub else "",
-        f"<= {sub['maximum']}" if "maximum" in sub else "",
-        f"matching {sub['pattern']!r}" if "pattern" in sub else "",
-        f"with at least {sub['minItems']} item(s)" if sub.get("minItems") else "",
-    ]
-    return " ".join([text, *[b for b in bounds if b]])
-
-
-def _schema_message(err: Any) -> str:
-    """Format one line ``path: expected ..., found ...`` for a ``jsonschema.ValidationError``."""
-    path = list(err.absolute_path)
-    if err.validator == "required":
-        missing = [k for k in err.validator_value if k not in err.instance]
-        return f"{_json_path(path)}: missing required key {missing[0]!r}"
-    if err.validator == "additionalProperties" and isinstance(err.instance, Mapping):
-        allowed = set(err.schema.get("properties", {}))
-        extra = sorted(k for k in err.instance if k not in allowed and not str(k).startswith("x-"))
-        key = extra[0] if extra else "?"
-        known = ", ".join(sorted(allowed))
-        return f"{_json_path([*path, key])}: unknown key {key!r} (expected one of: {known})"
-    if err.validator == "oneOf":
-        deep = [e for e in err.context or [] if len(e.absolute_path) > len(err.absolute_path)]
-        if deep:
-            return _schema_message(max(deep, key=lambda e: len(e.absolute_path)))
-        options = " or ".join(_describe(s) for s in err.validator_value)
-        return f"{_json_path(path)}: expected {options}, found {err.instance!r}"
-    if err.validator in ("minProperties", "propertyNames"):
-        return f"{_json_path(path)}: {err.message}"
-    return f"{_json_path(path)}: expected {_describe(err.schema)}, found {err.instance!r}"
-
-
-def validate_document(doc: Any, source: str) -> None:
-    """Validate a parsed profile against the schema; raise :class:`SensorProfileError` listing the errors."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
-    if errors:
-        lines = [_schema_message(e) for e in errors[:5]]
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        raise SensorProfileError(f"{source}: " + f"; {source}: ".join(lines) + more)
 
 
 # --- records --------------------------------------------------------------------------
@@ -306,13 +243,17 @@ def _check_product(profile: SensorProfile, product: Product) -> list[str]:
     return problems
 
 
-def check_profile(profile: SensorProfile, source: str) -> None:
+def check_profile(profile: SensorProfile, doc: Document) -> None:
     """Semantic checks of a built profile; raise :class:`SensorProfileError` listing every problem."""
     problems = _check_bands(profile)
     for product in profile.products.values():
         problems += _check_product(profile, product)
     if problems:
-        raise SensorProfileError(f"{source}: " + f"; {source}: ".join(problems))
+        lines = []
+        for problem in problems:
+            key, _, message = problem.partition(": ")
+            lines.append(f"{doc.where(documents.parse_path(key))}: {message}")
+        raise SensorProfileError("; ".join(lines))
 
 
 # --- files -----------------------------------------------------------------------------
@@ -330,21 +271,15 @@ def load_profile(path: str | os.PathLike[str], *, schema_check: bool = True) -> 
     ------
     SensorProfileError
         The file is not YAML, does not follow the schema or fails a semantic check; the
-        message names the file and the JSON path of the key.
+        message names the file, the line and the key (``file:line: key: expected ..., found ...``).
     """
-    path = Path(path)
-    name = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # C parser when built
-    except yaml.YAMLError as err:
-        raise SensorProfileError(f"{name}: not valid YAML: {err}".replace("\n", " ")) from err
-    except OSError as err:
-        raise SensorProfileError(f"{name}: cannot read the profile file: {err}") from err
+    doc = documents.read(Path(path), SensorProfileError, "sensor profile")
     if schema_check:
-        validate_document(doc, name)
-    profile = build_profile(doc, source=str(path))
-    check_profile(profile, name)
+        documents.validate(doc, schema(), SensorProfileError)
+    elif not isinstance(doc.data, dict):
+        raise SensorProfileError(f"{doc.source}: expected a mapping, found {type(doc.data).__name__}")
+    profile = build_profile(doc.data, source=str(path))
+    check_profile(profile, doc)
     return profile
 
 
