@@ -44,7 +44,7 @@ def test_spec_error_points_at_line_and_key(tmp_path: Path) -> None:
         "name: x\ncatalog: local\ncollections: [a]\narea:\n  bbox: [1, 2, 3]\n"
         "period: {start: 2020-01-01, end: 2020-02-01}\nbands: [red]\noutputs: {dir: out}\n"
     )
-    with pytest.raises(PipelineSpecError, match=r"bad\.yaml:5: area\.bbox: .*too short"):
+    with pytest.raises(PipelineSpecError, match=r"bad\.yaml:5: area\.bbox: expected a list with at least 4"):
         load_spec(p)
 
 
@@ -53,6 +53,17 @@ def test_spec_unknown_key_and_reversed_period(tmp_path: Path) -> None:
         parse_spec({**MINIMAL, "colections": ["x"]})
     with pytest.raises(PipelineSpecError, match="before start"):
         parse_spec({**MINIMAL, "period": {"start": "2020-03-01", "end": "2020-01-01"}})
+    p = tmp_path / "date.yaml"
+    p.write_text(
+        "name: x\ncatalog: local\ncollections: [a]\narea: {bbox: [1, 2, 3, 4]}\n"
+        "period:\n  start: 2015-02-30\n  end: 2015-03-05\nbands: [red]\noutputs: {dir: out}\n"
+    )
+    with pytest.raises(
+        PipelineSpecError, match=r"date\.yaml:6: period\.start: expected an ISO date.*2015-02-30"
+    ):
+        load_spec(p)  # an impossible date is a spec error with its line, not a traceback
+    with pytest.raises(PipelineSpecError, match=r"area\.bbox: .*lon/lat"):
+        parse_spec({**MINIMAL, "area": {"bbox": [500000, 4000000, 510000, 4010000]}})
     p = tmp_path / "x.yaml"
     p.write_text("- not a mapping\n")
     with pytest.raises(PipelineSpecError, match="expected a mapping"):

@@ -53,22 +53,15 @@ def _as_spec(spec: PipelineSpec | str | Path | Mapping[str, Any]) -> PipelineSpe
 def _area(spec: PipelineSpec) -> Geometry | None:
     """The area of interest as a geometry (None when given as tile ids)."""
     area = spec.area
-    if "bbox" in area:
-        w, s, e, n = area["bbox"]
-        if not (w < e and s < n):
-            raise InputError(
-                f"{spec.source}: area.bbox must be W,S,E,N with W<E and S<N, found {area['bbox']}"
-            )
-        return geom_box(w, s, e, n, "EPSG:4326")
-    if "file" in area:
+    if area.bbox is not None:
+        return geom_box(*area.bbox, "EPSG:4326")
+    if area.file is not None:
         from odc.geo.geom import Geometry as G
 
         try:
-            gj = json.loads(Path(area["file"]).read_text())
+            gj = json.loads(area.file.read_text())
         except (OSError, ValueError) as err:
-            raise InputError(
-                f"{spec.source}: area.file {area['file']}: cannot read GeoJSON ({err})"
-            ) from None
+            raise InputError(f"{spec.source}: area.file {area.file}: cannot read GeoJSON ({err})") from None
         feats = gj.get("features", [gj]) if gj.get("type") == "FeatureCollection" else [gj]
         geoms = [G(f.get("geometry", f), "EPSG:4326") for f in feats]
         return unary_union(geoms)
@@ -77,14 +70,11 @@ def _area(spec: PipelineSpec) -> Geometry | None:
 
 def _tiles(spec: PipelineSpec, area: Geometry | None) -> tuple[TileGrid, list[tuple[str, GeoBox]]]:
     g = spec.grid
-    origin = tuple(g.get("origin", (0.0, 0.0)))
-    grid = TileGrid(
-        g.get("crs", "utm"), float(g.get("resolution", 10)), int(g.get("tile_size", 1024)), origin
-    )
+    grid = TileGrid(g.crs, g.resolution, g.tile_size, g.origin)
     if area is None:
         if grid.crs.lower() == "utm":
             raise InputError(f"{spec.source}: area.tiles needs grid.crs set to a projected CRS, not 'utm'")
-        return grid, [(t, grid.geobox(t)) for t in spec.area["tiles"]]
+        return grid, [(t, grid.geobox(t)) for t in spec.area.tiles or ()]
     grid = grid.for_area(area)
     return grid, list(grid.tiles(area))
 
@@ -114,7 +104,7 @@ def _client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
     if isinstance(cluster, Client):
         yield cluster
         return
-    address = cluster or spec.cluster.get("address")
+    address = cluster or spec.cluster.address
     if address:
         with Client(address) as client:
             yield client
@@ -128,17 +118,17 @@ def _client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
     import os
 
     cores = os.cpu_count() or 1
-    n_workers = int(spec.cluster.get("n_workers", cores))
-    threads = int(spec.cluster.get("threads_per_worker", max(1, cores // n_workers)))
+    n_workers = spec.cluster.n_workers or cores
+    threads = spec.cluster.threads_per_worker or max(1, cores // n_workers)
     kwargs: dict[str, Any] = {
         "n_workers": n_workers,
         "threads_per_worker": threads,
         "dashboard_address": ":0",
     }
     kwargs["silence_logs"] = max(logging.WARNING, logging.getLogger("eo").getEffectiveLevel())
-    kwargs["processes"] = bool(spec.cluster.get("processes", True))
-    if "memory_limit" in spec.cluster:
-        kwargs["memory_limit"] = spec.cluster["memory_limit"]
+    kwargs["processes"] = spec.cluster.processes
+    if spec.cluster.memory_limit is not None:
+        kwargs["memory_limit"] = spec.cluster.memory_limit
     # eo's own cluster: its workers retune the malloc thresholds Dask pins (eo.malloc) and are primed
     kwargs["env"] = {"EO_MALLOC_TUNE": "1"}
     with LocalCluster(**kwargs) as lc, Client(lc) as client:
@@ -150,11 +140,11 @@ def _client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
 
 def _variables(spec: PipelineSpec, items: Sequence[pystac.Item], geobox: GeoBox) -> xr.Dataset:
     """The lazy per-date variables to composite: the spec's indices and calibrated bands, masked."""
-    grid = spec.grid
-    ds = eo.load(items, bands=list(spec.bands), geobox=geobox, resampling=grid.get("resampling", "nearest"))
-    cal = dict(spec.calibration)
-    to = cal.pop("to", "reflectance")
-    refl = ds if to == "none" else eo.calibrate(ds, to=to, **cal)
+    ds = eo.load(
+        items, bands=list(spec.bands), geobox=geobox, resampling=spec.grid.resampling, catalog=spec.catalog
+    )
+    cal = spec.calibration
+    refl = ds if cal.to == "none" else eo.calibrate(ds, to=cal.to, **cal.kwargs())
     keep = [v for v in refl.data_vars if refl[v].attrs.get("kind", "measurement") == "measurement"]
     out = refl[keep]
     if spec.indices:
@@ -162,10 +152,7 @@ def _variables(spec: PipelineSpec, items: Sequence[pystac.Item], geobox: GeoBox)
             [eo.indices(refl, list(spec.indices)), out], compat="override", combine_attrs="override"
         )
     if spec.mask is not None:
-        m = dict(spec.mask)
-        bad = eo.mask(
-            ds, **({"classes": tuple(m["classes"])} if "classes" in m else {}), dilate=m.get("dilate")
-        )
+        bad = eo.mask(ds, classes=spec.mask.classes, dilate=spec.mask.dilate)
         out = out.where(~bad)
     return out
 
@@ -191,8 +178,8 @@ def _write_root(out_dir: Path, spec: PipelineSpec) -> None:
 
 def _wanted(spec: PipelineSpec, variables: xr.Dataset) -> list[str]:
     """Variables to write: ``outputs.variables``, else the indices (or the bands) plus ``count``."""
-    if spec.outputs.get("variables"):
-        return list(spec.outputs["variables"])
+    if spec.outputs.variables:
+        return list(spec.outputs.variables)
     names = list(spec.indices) or [str(v) for v in variables.data_vars]
     return [*names, "count"]
 
@@ -218,9 +205,7 @@ def _process(
     secs: dict[str, float] = {}
     t0 = time.perf_counter()
     variables = _variables(spec, items, gbox)
-    comp = eo.composite(
-        variables, method=spec.composite.get("method", "median"), **spec.composite.get("params", {})
-    )
+    comp = eo.composite(variables, method=spec.composite.method, **spec.composite.params)
     if isinstance(comp, xr.DataArray):
         comp = comp.to_dataset(name=str(comp.name or "value"))
     wanted = _wanted(spec, variables)
@@ -234,7 +219,7 @@ def _process(
     folder = out_dir / tile / period.label
     files: dict[str, Path] = {}
     stem = f"{spec.name}_{tile}_{period.label}"
-    formats = spec.outputs.get("formats", ["cog"])
+    formats = spec.outputs.formats
     if "zarr" in formats:
         # two writers read the composite: hold it (tile-sized) on the cluster, computed once
         from eo.io.zarr import write_zarr
@@ -261,7 +246,7 @@ def _process(
         valid = float((comp["count"] > 0).mean().compute())
     first = next((v for v in wanted if v != "count"), None)
     paths = list(files.values())
-    if first is not None and spec.outputs.get("quicklook", True):
+    if first is not None and spec.outputs.quicklook:
         # from the COG's overviews when there is one: the composite is not computed again
         ql = write_quicklook(files.get(str(first), comp[first]), folder / f"{stem}_{first}.png")
         paths.append(Path(ql))
@@ -305,7 +290,7 @@ def run(
     if out is not None:
         spec = spec.with_out_dir(out)
     say = progress or (lambda s: log.info(s))
-    if "zarr" in spec.outputs.get("formats", ["cog"]):
+    if "zarr" in spec.outputs.formats:
         from eo.io.zarr import _require_zarr
 
         _require_zarr()  # fail before any work, not in every tile
@@ -382,7 +367,7 @@ def run(
         if new_items:
             from eo.io.stac import write_catalog
 
-            write_catalog(new_items, out_dir, spec.name, description=spec.raw.get("description"))
+            write_catalog(new_items, out_dir, spec.name, description=spec.description or None)
             _write_root(out_dir, spec)
         report.seconds["total"] = time.perf_counter() - t0
         report.write(out_dir)

@@ -1,14 +1,16 @@
-"""Pipeline specs: YAML files validated on load against the published JSON Schema.
+"""Pipeline specs: YAML files validated against the published JSON Schema, read into frozen dataclasses.
 
-``load_spec(path)`` parses the YAML once, validates it with ``eo/pipeline/schema.json`` (errors
-point at the file, line and key), and returns a frozen :class:`PipelineSpec`.  Nothing after
-this module reads the YAML.  ``spec_hash`` fingerprints what determines the pixels (not the
-output directory or the cluster), so a changed parameter recomputes every output and a moved
-output directory does not.
+``load_spec(path)`` reads the YAML once (:mod:`eo.documents`), validates it with
+``eo/pipeline/schema.json`` (errors point at the file, line and key), checks what a schema cannot
+(real dates, a forward period, a lon/lat area) and returns a frozen :class:`PipelineSpec` whose
+sections are typed dataclasses.  Their defaults are defined here only; nothing after this module
+reads the YAML.  ``spec_hash`` fingerprints what determines the pixels (not the output directory or
+the cluster), so a changed parameter recomputes every output and a moved output directory does not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -17,12 +19,12 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-import jsonschema
-import yaml
-
-from eo.errors import PipelineSpecError
+from eo import documents
+from eo.errors import EOError, PipelineSpecError
+from eo.params import BBox, parse_bbox, parse_date
 
 #: Parts of a spec that do not change output pixels (excluded from the hash).  The catalogue
 #: is identified by the inputs themselves (item ids and ``updated`` times, see state.py), so a
@@ -38,29 +40,111 @@ def schema() -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class AreaSpec:
+    """Where: exactly one of a lon/lat box, a GeoJSON file (absolute path) or tile ids."""
+
+    bbox: BBox | None = None
+    file: Path | None = None
+    tiles: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The tile grid: CRS (``"utm"``: the area's UTM zone), pixel size (CRS units), tile edge (pixels)."""
+
+    crs: str = "utm"
+    resolution: float = 10.0
+    tile_size: int = 1024
+    origin: tuple[float, float] = (0.0, 0.0)
+    resampling: str = "nearest"
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """What ``eo.calibrate`` is asked for (``to="none"``: values as loaded)."""
+
+    to: str = "reflectance"
+    sun_elevation: float | None = None
+    boa_offset_policy: str | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``eo.calibrate`` (besides ``to``) that the spec sets."""
+        out: dict[str, Any] = {}
+        if self.sun_elevation is not None:
+            out["sun_elevation"] = self.sun_elevation
+        if self.boa_offset_policy is not None:
+            out["boa_offset_policy"] = self.boa_offset_policy
+        return out
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """What ``eo.mask`` is asked for (``classes`` None: its default classes)."""
+
+    classes: tuple[str, ...] | None = None
+    dilate: str | float | None = None
+
+
+@dataclass(frozen=True)
+class CompositeSpec:
+    """The composite method and its parameters."""
+
+    method: str = "median"
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class OutputsSpec:
+    """What is written where (``variables`` empty: the indices, or the bands, plus ``count``)."""
+
+    dir: Path = Path("out")
+    formats: tuple[str, ...] = ("cog",)
+    variables: tuple[str, ...] = ()
+    dtype: str = "float32"
+    quicklook: bool = True
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The Dask cluster: an existing scheduler's address, or the size of a new LocalCluster."""
+
+    address: str | None = None
+    n_workers: int | None = None
+    threads_per_worker: int | None = None
+    memory_limit: str | float | None = None
+    processes: bool = True
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     """A validated pipeline spec (see ``eo/pipeline/schema.json`` for every field)."""
 
     name: str
     catalog: str
     collections: tuple[str, ...]
-    area: Mapping[str, Any]
+    area: AreaSpec
     start: dt.date
     end: dt.date
     bin: str
     bands: tuple[str, ...]
-    out_dir: Path
-    grid: Mapping[str, Any] = field(default_factory=dict)
+    outputs: OutputsSpec
+    grid: GridSpec = field(default_factory=GridSpec)
     max_cloud: float | None = None
     query: Mapping[str, Any] | None = None
-    calibration: Mapping[str, Any] = field(default_factory=dict)
-    mask: Mapping[str, Any] | None = None
+    calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
+    mask: MaskSpec | None = None
     indices: tuple[str, ...] = ()
-    composite: Mapping[str, Any] = field(default_factory=lambda: {"method": "median"})
-    outputs: Mapping[str, Any] = field(default_factory=dict)
-    cluster: Mapping[str, Any] = field(default_factory=dict)
+    composite: CompositeSpec = field(default_factory=CompositeSpec)
+    cluster: ClusterSpec = field(default_factory=ClusterSpec)
+    description: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict)
+    """The document as written (for the hash and the provenance), read-only use."""
     source: str = "<dict>"
+
+    @property
+    def out_dir(self) -> Path:
+        """The output directory."""
+        return self.outputs.dir
 
     @property
     def spec_hash(self) -> str:
@@ -72,101 +156,91 @@ class PipelineSpec:
 
     def with_out_dir(self, out_dir: str | Path) -> PipelineSpec:
         """The same spec writing into ``out_dir`` (what ``eo run --out`` does)."""
-        return replace(self, out_dir=Path(out_dir))
+        return replace(self, outputs=replace(self.outputs, dir=Path(out_dir)))
 
 
-def _line_map(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """JSON path -> 1-based line of every node of a composed YAML document."""
-    lines = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            lines[(*path, key.value)] = key.start_mark.line + 1
-            lines.update(
-                {p: n for p, n in _line_map(value, (*path, key.value)).items() if p != (*path, key.value)}
-            )
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            lines.update(_line_map(value, (*path, i)))
-    return lines
+def _section(cls: type[Any], data: Mapping[str, Any] | None, **convert: Any) -> Any:
+    """A section dataclass from its mapping (absent keys take the dataclass defaults)."""
+    values = dict(data or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: convert[k](v) if k in convert else v for k, v in values.items() if k in names}
+    return cls(**kwargs)
 
 
-def _where(err: jsonschema.ValidationError, lines: Mapping[tuple[Any, ...], int]) -> tuple[str, int | None]:
-    path = tuple(err.absolute_path)
-    key = ".".join(str(p) for p in path) or "<top level>"
-    while path and path not in lines:
-        path = path[:-1]
-    return key, lines.get(path)
+def _area(doc: documents.Document, base: Path | None) -> AreaSpec:
+    area = doc.data["area"]
+    if "bbox" in area:
+        try:
+            return AreaSpec(bbox=parse_bbox(area["bbox"]))
+        except EOError as err:
+            raise doc.error(("area", "bbox"), str(err), PipelineSpecError) from None
+    if "file" in area:
+        path = Path(area["file"]).expanduser()
+        return AreaSpec(file=path if path.is_absolute() or base is None else (base / path).resolve())
+    return AreaSpec(tiles=tuple(area["tiles"]))
 
 
-def _date(value: Any, key: str, source: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise PipelineSpecError(
-            f"{source}: period.{key}: expected an ISO date like 2025-06-01, found {value!r}"
-        ) from None
-
-
-def parse_spec(
-    data: Mapping[str, Any], *, source: str = "<dict>", lines: Mapping[tuple[Any, ...], int] | None = None
-) -> PipelineSpec:
-    """Validate a spec given as a mapping and return it typed (raises PipelineSpecError)."""
-    data = json.loads(json.dumps(data, default=str))  # YAML dates -> ISO strings
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        err = errors[0]
-        key, line = _where(err, lines or {})
-        at = f"{source}:{line}" if line else source
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise PipelineSpecError(f"{at}: {key}: {err.message}{more}; see eo/pipeline/schema.json")
-    period = data["period"]
-    start, end = _date(period["start"], "start", source), _date(period["end"], "end", source)
+def _dates(doc: documents.Document) -> tuple[dt.date, dt.date]:
+    period = doc.data["period"]
+    out = []
+    for key in ("start", "end"):
+        try:
+            out.append(parse_date(period[key], f"period.{key}"))
+        except EOError as err:
+            message = str(err).split(": ", 1)[-1]
+            raise doc.error(("period", key), message, PipelineSpecError) from None
+    start, end = out
     if end < start:
-        raise PipelineSpecError(f"{source}: period: end {end} is before start {start}; swap them")
-    raw = data
+        raise doc.error(("period", "end"), f"end {end} is before start {start}; swap them", PipelineSpecError)
+    return start, end
+
+
+def _build(doc: documents.Document, base: Path | None = None) -> PipelineSpec:
+    documents.validate(doc, schema(), PipelineSpecError, "see eo/pipeline/schema.json")
+    data = doc.data
+    start, end = _dates(doc)
+    mask = data.get("mask")
     return PipelineSpec(
         name=data["name"],
         catalog=data["catalog"],
         collections=tuple(data["collections"]),
-        area=dict(data["area"]),
+        area=_area(doc, base),
         start=start,
         end=end,
-        bin=period.get("bin", "all"),
+        bin=data["period"].get("bin", "all"),
         bands=tuple(data["bands"]),
-        out_dir=Path(data["outputs"]["dir"]),
-        grid=dict(data.get("grid", {})),
+        outputs=_section(
+            OutputsSpec, data["outputs"], dir=Path, formats=tuple, variables=tuple, quicklook=bool
+        ),
+        grid=_section(GridSpec, data.get("grid"), resolution=float, origin=tuple),
         max_cloud=data.get("max_cloud"),
-        query=data.get("query"),
-        calibration=dict(data.get("calibration", {})),
-        mask=data.get("mask"),
+        query=MappingProxyType(dict(data["query"])) if data.get("query") else None,
+        calibration=_section(CalibrationSpec, data.get("calibration")),
+        mask=None if mask is None else _section(MaskSpec, mask, classes=tuple),
         indices=tuple(data.get("indices", ())),
-        composite=dict(data.get("composite", {"method": "median"})),
-        outputs=dict(data["outputs"]),
-        cluster=dict(data.get("cluster", {})),
-        raw=raw,
-        source=source,
+        composite=_section(CompositeSpec, data.get("composite"), params=lambda p: MappingProxyType(dict(p))),
+        cluster=_section(ClusterSpec, data.get("cluster")),
+        description=str(data.get("description", "")),
+        raw=MappingProxyType(data),
+        source=doc.source,
     )
 
 
+def parse_spec(data: Mapping[str, Any], *, source: str = "<dict>") -> PipelineSpec:
+    """Validate a spec given as a mapping and return it typed (raises PipelineSpecError)."""
+    plain = json.loads(json.dumps(data, default=str))  # dates given as objects -> ISO text
+    return _build(documents.Document(plain, source))
+
+
 def load_spec(path: str | Path) -> PipelineSpec:
-    """Read and validate a pipeline spec YAML file (no computation, no network)."""
+    """Read and validate a pipeline spec YAML file (no computation, no network).
+
+    A relative ``area.file`` is resolved against the spec's directory.
+    """
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as err:
-        raise PipelineSpecError(f"cannot read pipeline spec {p}: {err.strerror}; check the path") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise PipelineSpecError(f"{p}: not valid YAML: {err}") from None
-    if not isinstance(data, dict) or node is None:
-        raise PipelineSpecError(f"{p}: expected a mapping of pipeline settings, found {type(data).__name__}")
-    spec = parse_spec(data, source=str(p), lines=_line_map(node))
-    area = dict(spec.area)
-    if "file" in area and not Path(area["file"]).is_absolute():
-        area["file"] = str((p.parent / area["file"]).resolve())
-    return replace(spec, area=area)
+    doc = documents.read(p, PipelineSpecError, "pipeline spec")
+    if not isinstance(doc.data, dict):
+        raise PipelineSpecError(
+            f"{p}: expected a mapping of pipeline settings, found {type(doc.data).__name__}"
+        )
+    return _build(doc, p.parent)
