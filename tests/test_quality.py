@@ -46,3 +46,14 @@ def test_no_eval_or_exec_in_the_library() -> None:
         if pattern.search(line) and not line.lstrip().startswith("#")
     ]
     assert offenders == []
+
+
+def test_docstring_examples_are_run_not_skipped() -> None:
+    """Every example in eo's docstrings runs (pytest --doctest-modules eo, see pyproject.toml)."""
+    skipped = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in (ROOT / "eo").rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if "doctest: +SKIP" in line
+    ]
+    assert not skipped, skipped

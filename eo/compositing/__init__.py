@@ -29,9 +29,13 @@ best-scoring observation.
 
 Examples
 --------
->>> monthly = eo.composite(ndvi, "median", period="monthly")            # doctest: +SKIP
->>> n_valid = eo.composite(ndvi, "count")                                # doctest: +SKIP
->>> best = eo.composite(refl.where(~bad), "bap", target_doy=200)         # doctest: +SKIP
+>>> monthly = eo.composite(ndvi, "median", period="monthly")
+>>> monthly.dims, monthly.dtype
+(('time', 'y', 'x'), dtype('float32'))
+>>> n_valid = eo.composite(ndvi, "count")
+>>> int(n_valid.max()) <= ndvi.sizes["time"]
+True
+>>> best = eo.composite(refl.where(~bad), "bap", target_doy=200)
 """
 
 from __future__ import annotations

@@ -293,9 +293,11 @@ def load(
 
     Examples
     --------
-    >>> ds = eo.load(items, bands=["red", "nir", "qa"], resolution=30)  # doctest: +SKIP
-    >>> ds.red.attrs["state"], ds.red.dtype  # doctest: +SKIP
-    ('dn', dtype('uint16'))
+    >>> ds = eo.load(items, bands=["red", "nir", "qa"], resolution=20)
+    >>> ds.red.dims, ds.red.shape, ds.red.dtype, ds.red.attrs["state"], ds.red.attrs["nodata"]
+    (('time', 'y', 'x'), (2, 128, 128), dtype('uint16'), 'dn', 0.0)
+    >>> ds.attrs["sensor"], ds.attrs["product"], ds.odc.geobox.resolution.x
+    ('sentinel-2-msi', 'l2a', 20.0)
     """
     prime_active()
     band_list = [bands] if isinstance(bands, str) else (list(bands) if bands is not None else None)

@@ -273,8 +273,12 @@ def mask(
 
     Examples
     --------
-    >>> bad = eo.mask(ds, dilate="60 m")                        # doctest: +SKIP
-    >>> ndvi = eo.index(eo.calibrate(ds), "NDVI").where(~bad)   # doctest: +SKIP
+    >>> bad = eo.mask(ds, dilate="60 m")
+    >>> bad.dtype, bad.dims, bad.attrs["classes"]
+    (dtype('bool'), ('time', 'y', 'x'), 'nodata,saturated,cloud,shadow,cirrus')
+    >>> ndvi = eo.index(eo.calibrate(ds), "NDVI").where(~bad)
+    >>> bool((ndvi.isnull() == bad).all())
+    True
     """
     sensor, product = _profile(ds)
     wanted = _resolve_classes(classes, product, sensor)

@@ -150,9 +150,12 @@ def calibrate(
 
     Examples
     --------
-    >>> refl = eo.calibrate(ds)  # doctest: +SKIP
-    >>> refl.red.attrs["state"], refl.red.dtype  # doctest: +SKIP
-    ('toa_reflectance', dtype('float32'))
+    >>> refl = eo.calibrate(ds)
+    >>> refl.red.attrs["state"], refl.red.dtype, refl.red.attrs["units"]
+    ('surface_reflectance', dtype('float32'), '1')
+    >>> eo.calibrate(refl)
+    Traceback (most recent call last):
+    eo.errors.AlreadyCalibratedError: variable 'red' is already surface_reflectance ...
     """
     check_target(to)
     profile = profile if profile is not None else _lookup_profile(ds)
