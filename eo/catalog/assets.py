@@ -24,25 +24,18 @@ from eo.catalog.records import Flag
 
 #: Asset roles that never carry measurement data.
 SKIP_ROLES = frozenset({"visual", "thumbnail", "overview"})
-#: Media types that never carry measurement data.
+#: Media types that never carry measurement data.  HDF and netCDF containers are skipped too: their
+#: bands are subdatasets, not band indices of one raster.
 SKIP_MEDIA = (
-    "image/jpeg",
-    "image/png",
-    "application/json",
-    "text/",
-    "application/xml",
-    "application/geo+json",
-)
+    "image/jpeg", "image/png", "application/json", "text/", "application/xml", "application/geo+json",
+    "application/x-hdf", "application/netcdf", "application/x-netcdf",
+)  # fmt: skip
 #: Media types of rasters (an asset of role ``metadata`` with one of these is a QA raster, not a document).
-RASTER_MEDIA = (
-    "image/tiff",
-    "image/jp2",
-    "image/vnd.stac.geotiff",
-    "application/x-hdf",
-    "application/netcdf",
-)
+RASTER_MEDIA = ("image/tiff", "image/jp2", "image/vnd.stac.geotiff")
 #: Href endings of files that never carry measurement data (for assets without a media type).
-SKIP_SUFFIXES = (".xml", ".json", ".jpg", ".jpeg", ".png", ".html", ".txt", ".safe", ".zip", ".tar", ".mtl")
+SKIP_SUFFIXES = (
+    ".xml", ".json", ".jpg", ".jpeg", ".png", ".html", ".txt", ".safe", ".zip", ".tar", ".mtl", ".hdf", ".h5", ".nc",
+)  # fmt: skip
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
 
 _VARIANT = re.compile(r"^(?P<base>.+?)[_-](?P<res>\d+(?:\.\d+)?)m$", re.IGNORECASE)

@@ -213,7 +213,17 @@ def identify_dict(
     from eo.sensors.from_item import profile_from_item
     from eo.sensors.identify import identify_item
 
-    found = identify_item(d, catalog.sensor if catalog else None)
+    assets: Mapping[str, Mapping[str, Any]] = d.get("assets") or {}
+    props: Mapping[str, Any] = d.get("properties") or {}
+
+    def fits(profile: SensorProfile) -> bool:
+        return any(
+            find_asset(band, assets, props, profile) is not None
+            for band in profile.bands
+            if band.kind == "measurement"
+        )
+
+    found = identify_item(d, catalog.sensor if catalog else None, fits)
     if found.profile is None or found.product is None:
         profile, product = profile_from_item(d)
         return profile, product, found

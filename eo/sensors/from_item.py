@@ -178,7 +178,7 @@ def _data_assets(item: Mapping[str, Any]) -> dict[str, list[_Found]]:
 def profile_from_item(item: Mapping[str, Any]) -> tuple[SensorProfile, Product]:
     """Build the profile and product of an item from its own metadata (see the module docstring).
 
-    The profile's id is the item's collection (``"unknown"`` without one); its product is
+    The profile's id is the item's collection (else its ``odc:product``, else ``"unknown"``); its product is
     :data:`PRODUCT`.  Items of one collection give profiles with the same ids, so they load together.
     """
     from eo.masking.flags import decoding
@@ -213,8 +213,9 @@ def profile_from_item(item: Mapping[str, Any]) -> tuple[SensorProfile, Product]:
     if qa_band is not None:
         source = _data_assets(item)[qa_band.name][0]
         qa = decoding(band_flags(source.asset, source.index), qa_band.name)
-    collection = item.get("collection") or (item.get("properties") or {}).get("collection")
-    profile_id = str(collection) if collection else "unknown"
+    props = item.get("properties") or {}
+    named = item.get("collection") or props.get("collection") or props.get("odc:product")
+    profile_id = str(named) if named else "unknown"
     product = Product(id=PRODUCT, state="physical", qa=qa, notes="built from the item's STAC metadata")
     profile = SensorProfile(
         id=profile_id,

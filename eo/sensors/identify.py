@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,11 +303,32 @@ HINT = (
 )
 
 
+Fits = Callable[[SensorProfile], bool]
+"""Whether the item holds any measurement band of a profile (checked against its assets by the caller)."""
+
+
+def _fitting(verdict: Verdict, fits: Fits | None, cache: dict[str, bool]) -> Verdict:
+    if fits is None or not verdict.candidate:
+        return verdict
+    if verdict.profile.id not in cache:
+        cache[verdict.profile.id] = fits(verdict.profile)
+    if cache[verdict.profile.id]:
+        return verdict
+    clue = Clue("bands", "none of the profile's bands is among the item's assets", 0, against=True)
+    return Verdict(verdict.profile, verdict.product, (*verdict.clues, clue))
+
+
 def identify_evidence(
-    known: Mapping[str, SensorProfile], ev: ItemEvidence, catalogue: str | None = None
+    known: Mapping[str, SensorProfile],
+    ev: ItemEvidence,
+    catalogue: str | None = None,
+    fits: Fits | None = None,
 ) -> Identification:
     """Identify from gathered evidence against an explicit set of profiles (pure).
 
+    ``fits`` excludes products whose profile describes none of the item's bands (a product derived
+    from a sensor's data under the provider's own band names, such as another agency's analysis-ready
+    data: its properties name the sensor, but the profile's radiometry would be wrong for it).
     Raises :class:`UnknownSensorError` for a tie; returns an :class:`Identification` whose
     ``profile`` is None when no product is a candidate.
     """
@@ -315,7 +336,12 @@ def identify_evidence(
     if isinstance(ref, str) and ":" in ref:
         profile, product = get_product(ref)
         return Identification(profile, product, f"{SENSOR_PROPERTY} property")
-    verdicts = [weigh(p, pr, ev, catalogue) for p in known.values() for pr in p.products.values()]
+    cache: dict[str, bool] = {}
+    verdicts = [
+        _fitting(weigh(p, pr, ev, catalogue), fits, cache)
+        for p in known.values()
+        for pr in p.products.values()
+    ]
     verdicts.sort(key=lambda v: (not v.candidate, -v.score, v.ref))
     candidates = [v for v in verdicts if v.candidate]
     if not candidates:
@@ -332,12 +358,15 @@ def identify_evidence(
     return Identification(top[0].profile, top[0].product, "evidence", tuple(verdicts))
 
 
-def identify_item(item: Mapping[str, Any], catalogue: str | None = None) -> Identification:
+def identify_item(
+    item: Mapping[str, Any], catalogue: str | None = None, fits: Fits | None = None
+) -> Identification:
     """Identify a STAC item dict against the known profiles (see the module docstring).
 
-    ``catalogue`` is the ``"sensor:product"`` a catalogue definition maps the item's collection to.
+    ``catalogue`` is the ``"sensor:product"`` a catalogue definition maps the item's collection to;
+    ``fits`` as in :func:`identify_evidence`.
     """
-    return identify_evidence(profiles(), gather(item), catalogue)
+    return identify_evidence(profiles(), gather(item), catalogue, fits)
 
 
 def identify_in(
