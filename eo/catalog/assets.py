@@ -34,7 +34,8 @@ SKIP_MEDIA = (
 RASTER_MEDIA = ("image/tiff", "image/jp2", "image/vnd.stac.geotiff")
 #: Href endings of files that never carry measurement data (for assets without a media type).
 SKIP_SUFFIXES = (
-    ".xml", ".json", ".jpg", ".jpeg", ".png", ".html", ".txt", ".safe", ".zip", ".tar", ".mtl", ".hdf", ".h5", ".nc",
+    ".xml", ".json", ".jpg", ".jpeg", ".png", ".html", ".txt", ".safe", ".zip", ".tar", ".mtl",
+    ".hdf", ".h5", ".nc",
 )  # fmt: skip
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
 
