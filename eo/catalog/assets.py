@@ -5,7 +5,8 @@
   ``eo:common_name``, and 0.x (beta) items with ``eo:bands`` on the item properties and integer band
   indices on assets.  An asset holds as many bands as its longest band list (at least one).
 - **Classification extension** (``classification:classes``, ``classification:bitfields``, on the
-  asset or inside one of its band entries, v1.0-v2.0) read into CF-style :class:`Flag` records.
+  asset or inside one of its band entries, v1.0-v2.0; or the file extension's ``file:values``) read
+  into CF-style :class:`Flag` records.
 - **Data assets**: assets whose roles or media type say they are previews or metadata (``visual``,
   ``thumbnail``, ``overview``, ``metadata``; JPEG/PNG/JSON/XML/text) carry no measurements.
 - **Resolution variants**: providers repeat a band at several resolutions under suffixed keys
@@ -191,9 +192,23 @@ def _classes(entries: Any, field_name: str | None, offset: int, length: int | No
     return out
 
 
+def _file_values(entries: Any) -> list[Flag]:
+    """``file:values`` (file extension 2.x): ``[{"values": [..], "summary": "..."}]`` -> exclusive classes."""
+    out = []
+    for e in entries if isinstance(entries, Sequence) and not isinstance(entries, str) else ():
+        if isinstance(e, Mapping) and e.get("summary"):
+            out += [Flag(int(v), str(e["summary"])) for v in e.get("values") or () if isinstance(v, int)]
+    return out
+
+
 def classification_flags(container: Mapping[str, Any]) -> tuple[Flag, ...]:
-    """:class:`Flag` records of the classification-extension fields of an asset or a band entry."""
+    """:class:`Flag` records of a band's classification table (asset or band entry).
+
+    The classification extension's ``classes`` / ``bitfields``, else the file extension's ``file:values``.
+    """
     flags = _classes(container.get("classification:classes"), None, 0, None)
+    if not flags and not container.get("classification:bitfields"):
+        return tuple(_file_values(container.get("file:values")))
     for bf in container.get("classification:bitfields") or ():
         if not isinstance(bf, Mapping) or not isinstance(bf.get("offset"), int):
             continue

@@ -33,7 +33,8 @@ _SNAP_TOL = 1e-3
 
 
 def _res(g: GeoBox) -> float:
-    return abs(float(g.resolution.x))
+    """A grid's pixel size; the finer axis of a non-square grid (a polar DEM tile: 1/360 x 1/3600 deg)."""
+    return min(abs(float(g.resolution.x)), abs(float(g.resolution.y)))
 
 
 def default_crs(grids: Sequence[GeoBox]) -> CRS:

@@ -31,7 +31,7 @@ from eo.loading.plan import (
     warn_contradicted_grid,
 )
 from eo.loading.read import probe
-from eo.loading.types import Header, Source
+from eo.loading.types import FileHeader, Header, Source
 from eo.params import BBoxLike, MaybeCRS, SomeResolution
 from eo.sensors.model import Band, Product, SensorProfile
 from eo.workers import prime_active
@@ -130,21 +130,24 @@ def record_of(item: ParsedItem, var: str, band: Band) -> AssetRecord:
 
 
 def _probe_missing(
-    records: Sequence[tuple[ParsedItem, AssetRecord]], product: Product
+    records: Sequence[tuple[ParsedItem, AssetRecord]], product: Product, files: dict[str, FileHeader]
 ) -> tuple[dict[tuple[str, int], Header], Header | None]:
     """Headers the plan needs: assets whose grid the items do not state or contradict, and dtype/nodata.
 
-    Bounded: one header per such asset, plus at most one per band for dtype/nodata; none for items
-    whose metadata is complete and consistent.  A grid the item's footprint contradicts is replaced
+    Bounded: one header per such file (``files``, shared by the bands of a load: a multi-band asset
+    is opened once), plus at most one per band for dtype/nodata; none for items whose metadata is
+    complete and consistent.  A grid the item's footprint contradicts is replaced
     by the file's, with a :class:`~eo.errors.GeoreferenceMismatchWarning` naming both.
     """
     headers: dict[tuple[str, int], Header] = {}
 
     def get(item: ParsedItem, rec: AssetRecord) -> Header:
-        key = (rec.href, rec.band_index)
-        if key not in headers:
-            headers[key] = probe(Source(item.id, rec.key, rec.href, rec.band_index, rec.geobox, rec.nodata))
-        return headers[key]
+        if rec.href not in files:
+            files[rec.href] = probe(
+                Source(item.id, rec.key, rec.href, rec.band_index, rec.geobox, rec.nodata)
+            )
+        headers[(rec.href, rec.band_index)] = files[rec.href].band(rec.band_index)
+        return headers[(rec.href, rec.band_index)]
 
     for item, rec in georeference_checks(records):
         header = get(item, rec)
@@ -164,10 +167,11 @@ def _plan_band(
     groups: Sequence[Sequence[ParsedItem]],
     product: Product,
     resampling: str | Mapping[str, str],
+    files: dict[str, FileHeader],
 ) -> BandPlan:
     per_group = [[(it, record_of(it, var, band)) for it in g] for g in groups]
     records = [pair for g in per_group for pair in g]
-    headers, first = _probe_missing(records, product)
+    headers, first = _probe_missing(records, product, files)
     dtype = decide_dtype([r for _, r in records], first)
     nodata, fill = decide_nodata(var, [r for _, r in records], product, first, dtype)
     sources = tuple(
@@ -307,7 +311,8 @@ def load(
         raise UnknownSensorError(f"{err} (or pass sensor='sensor:product' to eo.load)") from None
     variables = _variables(band_list, parsed, profile, product)
     groups = group_items(parsed, groupby)
-    plans = [_plan_band(var, band, groups, product, resampling) for var, band in variables]
+    files: dict[str, FileHeader] = {}  # headers read while planning, one per file
+    plans = [_plan_band(var, band, groups, product, resampling, files) for var, band in variables]
 
     grids = [src.geobox for plan in plans for g in plan.sources for src in g if src.geobox is not None]
     from eo.grid.output import output_geobox

@@ -49,7 +49,7 @@ from rasterio.windows import Window
 from eo.errors import AssetReadError, GeoreferenceMismatchWarning
 from eo.loading.handles import with_dataset
 from eo.loading.mosaic import valid_mask
-from eo.loading.types import RESAMPLING_NAMES, Header, Source
+from eo.loading.types import RESAMPLING_NAMES, FileHeader, Source
 from eo.retry import RetryPolicy, call_with_retries
 
 T = TypeVar("T")
@@ -122,17 +122,15 @@ def check_georeference(source: Source, file_geobox: GeoBox) -> None:
     )
 
 
-def probe(source: Source) -> Header:
-    """Read the header of one asset band (metadata only: grid, dtype, nodata), with eo's settings."""
+def probe(source: Source) -> FileHeader:
+    """Read the header of an asset's file (metadata only: grid, dtypes, nodata), with eo's settings."""
 
-    def action() -> Header:
+    def action() -> FileHeader:
         with rasterio.open(source.href) as rdr:
-            bidx = source.band_index
-            nodata = rdr.nodatavals[bidx - 1]
-            return Header(
+            return FileHeader(
                 _file_geobox(rdr, source),
-                str(rdr.dtypes[bidx - 1]),
-                None if nodata is None else float(nodata),
+                tuple(str(d) for d in rdr.dtypes),
+                tuple(None if v is None else float(v) for v in rdr.nodatavals),
             )
 
     from eo.config import gdal_env

@@ -51,6 +51,19 @@ class Header:
 
 
 @dataclass(frozen=True)
+class FileHeader:
+    """What a file header says about all its bands (one open per file, whatever the bands a load reads)."""
+
+    geobox: GeoBox
+    dtypes: tuple[str, ...]
+    nodatas: tuple[float | None, ...]
+
+    def band(self, index: int) -> Header:
+        """The :class:`Header` of 1-based band ``index``."""
+        return Header(self.geobox, self.dtypes[index - 1], self.nodatas[index - 1])
+
+
+@dataclass(frozen=True)
 class ReadSettings:
     """The settings a read task runs with, captured from :mod:`eo.config` when the graph is built."""
 

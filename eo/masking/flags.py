@@ -42,7 +42,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "shadow": ("cloud_shadow", "cloud_shadows", "shadows", "cloudshadow"),
     "cirrus": ("thin_cirrus", "cirrus_cloud", "cirrus_clouds", "high_confidence_cirrus"),
     "snow": ("snow_ice", "snow_and_ice", "snow_or_ice", "ice", "snow_ice_cover"),
-    "water": ("water_bodies", "water_body", "open_water"),
+    "water": ("water_bodies", "water_body", "open_water", "permanent_water_bodies", "permanent_water"),
     "clear": ("clear_sky",),
 }
 

@@ -19,7 +19,8 @@ them like any other:
   already ``physical``; a scale/offset in ``raster:bands`` makes optical bands ``surface_reflectance``
   or ``toa_reflectance`` when the processing level says which (``processing:level``, or ``l2a``/
   ``l2``/``sr`` versus ``l1c``/``l1``/``toa`` tokens in the collection and item ids), else
-  ``physical`` (units from ``raster:bands``); an integer band with no scale/offset anywhere encodes
+  ``physical`` (units from ``raster:bands``), or ``radiance`` when the unit is a spectral radiance; an
+  integer band with no scale/offset anywhere encodes
   ``unknown``: :func:`eo.calibrate` passes it through unscaled (state ``uncalibrated``) and indices
   on it warn;
 - **QA decoding**: from the first ``qa`` band's classification table (:mod:`eo.masking.flags`).
@@ -102,6 +103,10 @@ def _resolution(asset: Mapping[str, Any], props: Mapping[str, Any], gsd: float |
         return None
 
 
+#: Unit spellings of spectral radiance in ``raster:bands`` (W m-2 sr-1 um-1, ``watt/steradian/...``).
+RADIANCE_UNIT = ("sr", "steradian")
+
+
 def _encodes(
     kind: str, rb: Mapping[str, Any], common: str | None, wavelength: float | None, level: str | None
 ) -> str:
@@ -112,6 +117,9 @@ def _encodes(
         return "physical"
     if not scaled:
         return "unknown"
+    unit = str(rb.get("unit") or "").lower().replace("-", " ").replace("/", " ").replace("_", " ")
+    if any(word in unit.split() for word in RADIANCE_UNIT):
+        return "radiance"
     optical = (common in OPTICAL_NAMES) or (wavelength is not None and wavelength < OPTICAL_UNTIL_UM)
     return level if (optical and level is not None) else "physical"
 
