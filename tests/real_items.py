@@ -73,15 +73,19 @@ def _grid_of(item: Mapping[str, Any], asset: Mapping[str, Any], gsd: float | Non
 
 def inner_box(item: Mapping[str, Any], metres: float = 1500.0) -> BoundingBox:
     """A lon/lat box of about ``metres`` around a point well inside the item's footprint."""
-    footprint = Geometry(item["geometry"], "EPSG:4326")
-    centre = footprint.representative_point()
-    x, y = centre.coords[0]
+    from shapely.geometry import shape
+
+    footprint = shape(item["geometry"])
+    parts = getattr(footprint, "geoms", [footprint])
+    x, y = max(parts, key=lambda g: g.area).representative_point().coords[0]
     dy = metres / 111_320.0
     dx = dy / max(math.cos(math.radians(y)), 0.05)
     return BoundingBox(x - dx, y - dy, x + dx, y + dy, crs="EPSG:4326")
 
 
-def _values(shape: tuple[int, ...], dtype: np.dtype, nodata: float | None, flags: Sequence[Any], seed: int) -> np.ndarray:
+def _values(
+    shape: tuple[int, ...], dtype: np.dtype, nodata: float | None, flags: Sequence[Any], seed: int
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if flags:
         choices = np.array(sorted({int(f.value) for f in flags}), dtype=np.int64)
@@ -107,11 +111,13 @@ def localise(
     nodata: float | None = None,
     crs: str | None = None,
     seed: int = 0,
+    count: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Written]]:
     """Write GeoTIFFs for ``keys`` of ``item`` matching its metadata; return the item pointing at them.
 
     ``dtype``/``nodata`` are used where ``raster:bands`` does not state them (what the real file
-    holds); ``crs`` overrides the grid's CRS (the file's truth when the item's metadata is wrong).
+    holds); ``crs`` overrides the grid's CRS (the file's truth when the item's metadata is wrong);
+    ``count`` the number of bands where the metadata does not list them.
     """
     item = copy.deepcopy(dict(item))
     item["links"] = [link for link in item.get("links", []) if link.get("rel") != "self"]
@@ -119,7 +125,7 @@ def localise(
     out.mkdir(parents=True, exist_ok=True)
     for i, key in enumerate(keys):
         asset = item["assets"][key]
-        n = band_count(asset)
+        n = count if count is not None else band_count(asset)
         rb = raster_band(asset, 1)
         dt = np.dtype(rb.get("data_type") or dtype)
         nd = rb.get("nodata", nodata)

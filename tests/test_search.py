@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SYNTHETIC_ITEMS
 from hypothesis import given
 from hypothesis import strategies as st
 
 import eo
+from conftest import SYNTHETIC_ITEMS
 from eo.catalog import serve as serve_mod
 from eo.catalog.filters import matches, property_filter, to_cql2
 from eo.catalog.search import choose_filter_strategy

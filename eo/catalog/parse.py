@@ -285,11 +285,19 @@ def parse_item(
         band = resolve_request(profile, product, name, d, item_id)
         if band not in profile.bands:
             extra[name] = band
+        # a resolution variant asked for by its key (B04_20m) reads that variant, not the finest
         exact = next(
             (k for k in raw_assets if k.lower() == name.lower() and is_data_asset(raw_assets[k])), None
         )
-        if exact is not None and (band.name not in records or records[band.name].key != exact):
-            records[name] = asset_record(band, exact, 1, raw_assets[exact], props, self_href)
+        variant = exact is not None and resolution_variant(exact) is not None
+        if variant and (band.name not in records or records[band.name].key != exact):
+            records[name] = asset_record(band, str(exact), 1, raw_assets[str(exact)], props, self_href)
+            continue
+        numbered = _numbered_band(name, raw_assets)
+        if numbered is not None and band.name not in records:
+            records[band.name] = asset_record(
+                band, numbered[0], numbered[1], raw_assets[numbered[0]], props, self_href
+            )
             continue
         if band.name not in records:
             found = find_asset(band, raw_assets, props, profile, mapping)
@@ -319,6 +327,15 @@ def parse_item(
     )
 
 
+def _numbered_band(name: str, assets: Mapping[str, Mapping[str, Any]]) -> tuple[str, int] | None:
+    """``("analytic", 3)`` for ``"analytic.3"`` when ``analytic`` is a data asset (band 3 of its file)."""
+    key, sep, index = name.rpartition(".")
+    if not sep or not index.isdigit() or int(index) < 1:
+        return None
+    found = next((k for k in assets if k.lower() == key.lower() and is_data_asset(assets[k])), None)
+    return (found, int(index)) if found is not None else None
+
+
 def resolve_request(
     profile: SensorProfile,
     product: Product,
@@ -330,6 +347,9 @@ def resolve_request(
     try:
         return resolve_band(profile, product, name)
     except BandNotFoundError as err:
+        if item is not None and _numbered_band(name, item.get("assets") or {}) is not None:
+            # "<asset>.<n>": band n of a multi-band file its metadata does not describe band by band
+            return Band(name=name, aliases=(name,), encodes="unknown")
         if item is not None:
             from eo.sensors.from_item import profile_from_item
 

@@ -144,13 +144,19 @@ def georeference_checks(
     return out
 
 
+def crs_text(crs: Any) -> str:
+    """``EPSG:32655`` when the CRS has an EPSG code, else its WKT (for messages)."""
+    epsg = getattr(crs, "epsg", None)
+    return f"EPSG:{epsg}" if epsg else str(crs)
+
+
 def warn_contradicted_grid(item: str, asset: str, said: GeoBox, found: GeoBox) -> None:
     """Warn that an item's ``proj:`` grid contradicts its footprint and the file's grid is used."""
     warnings.warn(
-        f"item {item!r} asset {asset!r}: the item's projection metadata says {said.crs} "
+        f"item {item!r} asset {asset!r}: the item's projection metadata says {crs_text(said.crs)} "
         f"{tuple(said.shape)} {tuple(said.transform[:6])}, which its footprint (geometry) does not fall in; "
-        f"the file says {found.crs} {tuple(found.shape)} {tuple(found.transform[:6])}: planning with the "
-        "file's georeferencing. Fix the item's proj:* fields to silence this",
+        f"the file says {crs_text(found.crs)} {tuple(found.shape)} {tuple(found.transform[:6])}: planning "
+        "with the file's georeferencing. Fix the item's proj:* fields to silence this",
         GeoreferenceMismatchWarning,
         stacklevel=4,
     )

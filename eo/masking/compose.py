@@ -49,9 +49,13 @@ def _profile(ds: xr.Dataset) -> tuple[str, Product]:
     sensor, product = ds.attrs.get("sensor"), ds.attrs.get("product")
     if sensor and product and product != FROM_METADATA:
         return str(sensor), get_product(f"{sensor}:{product}")[1]
-    for var in ds.data_vars.values():
+    flagged = [
+        v for v in ds.data_vars.values() if v.attrs.get("kind") in ("qa", "class") and from_attrs(v.attrs)
+    ]
+    flagged.sort(key=lambda v: v.attrs.get("kind") != "qa")  # a QA band first, else a class map
+    for var in flagged:
         flags = from_attrs(var.attrs)
-        if var.attrs.get("kind") == "qa" and flags:
+        if flags:
             qa = decoding(flags, str(var.attrs.get("band") or var.name))
             return str(sensor or "unknown"), Product(
                 id=str(product or FROM_METADATA), state="physical", qa=qa
@@ -69,6 +73,8 @@ def _qa_variable(ds: xr.Dataset, product: Product) -> xr.DataArray | None:
     """Find the QA variable: kind 'qa' and the product's QA band, else the only kind 'qa', else 'qa'."""
     want = product.qa.band if product.qa else None
     qa_vars = [v for v in ds.data_vars.values() if v.attrs.get("kind") == "qa"]
+    if not qa_vars and want is not None:  # a class map (land cover) decoded through its flags
+        qa_vars = [v for v in ds.data_vars.values() if v.attrs.get("kind") == "class"]
     for var in qa_vars:
         if want is not None and var.attrs.get("band") == want:
             return var
