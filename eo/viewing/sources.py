@@ -40,6 +40,14 @@ RASTER_SUFFIXES = (".tif", ".tiff")
 RGB = ("red", "green", "blue")
 
 
+def _href(asset: pystac.Asset) -> str:
+    """An asset's href as a local path or URL: absolute hrefs as given, relative ones resolved."""
+    href = asset.href
+    if href.startswith(("/", "http://", "https://", "file://", "s3://", "/vsi")):
+        return href
+    return asset.get_absolute_href() or href
+
+
 def _feature(geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
     return {"type": "Feature", "geometry": geometry, "properties": props}
 
@@ -111,7 +119,7 @@ def from_output_dir(out: Path) -> MapModel:
     entries: list[tuple[Period, str, Raster]] = []
     for item in collection.get_items(recursive=True):
         for key, asset in item.assets.items():
-            href = asset.get_absolute_href() or asset.href
+            href = _href(asset)
             if not href.lower().endswith(RASTER_SUFFIXES) or not Path(href).exists():
                 continue
             w, s, e, n = item.bbox or _bbox_of(href)
@@ -173,7 +181,7 @@ def from_items(items: Iterable[pystac.Item], title: str = "STAC items") -> MapMo
     entries: list[tuple[Period, str, Raster]] = []
     for item in items:
         for key, asset in item.assets.items():
-            href = asset.get_absolute_href() or asset.href
+            href = _href(asset)
             roles = asset.roles or ["data"]
             if "data" not in roles or not href.split("?")[0].lower().endswith(RASTER_SUFFIXES):
                 continue

@@ -29,20 +29,20 @@ def empty_png() -> bytes:
 
 
 def encode_png(rgba: np.ndarray) -> bytes:
-    """Encode a ``(4, y, x)`` uint8 array as PNG bytes (rasterio's PNG driver in memory)."""
-    import warnings
+    """Encode a ``(4, y, x)`` uint8 array as PNG bytes (rasterio's PNG driver in memory).
 
-    from rasterio.errors import NotGeoreferencedWarning
+    A placeholder pixel grid (not the identity) is given so GDAL raises no NotGeoreferencedWarning:
+    a ``warnings.catch_warnings`` block is not thread-safe in a threaded server.
+    """
+    from affine import Affine
     from rasterio.io import MemoryFile
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with MemoryFile() as mem:
-            with mem.open(
-                driver="PNG", width=rgba.shape[2], height=rgba.shape[1], count=4, dtype="uint8"
-            ) as d:
-                d.write(rgba)
-            return bytes(mem.read())
+    h, w = rgba.shape[1:]
+    profile = {"driver": "PNG", "width": w, "height": h, "count": 4, "dtype": "uint8"}
+    with MemoryFile() as mem:
+        with mem.open(**profile, transform=Affine(1, 0, 0, 0, -1, h)) as dst:
+            dst.write(rgba)
+        return bytes(mem.read())
 
 
 def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
