@@ -73,9 +73,9 @@ class Page:
         self.page.wait_for_function("window.eoView.state.layer && !window.eoView.state.layer.isLoading()")
 
     def screen_point(self, lon: float, lat: float) -> tuple[float, float]:
-        p = self.page.evaluate(
-            f"(() => {{ const p = window.eoView.map.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }})()"
-        )
+        js = "(([lat, lon]) => { const p = window.eoView.map.latLngToContainerPoint([lat, lon]);"
+        js += " return [p.x, p.y]; })"
+        p = self.page.evaluate(js, [lat, lon])
         return float(p[0]), float(p[1])
 
     def raster_only_screenshot(self) -> np.ndarray:
