@@ -52,7 +52,8 @@ def _read_array(da: xr.DataArray, max_size: int) -> np.ndarray:
 def rgba(values: np.ndarray, vmin: float | None, vmax: float | None, cmap: str) -> np.ndarray:
     """Colour-map a 2-D float array to ``(4, y, x)`` uint8 RGBA; NaN -> alpha 0.
 
-    ``vmin``/``vmax`` default to the 2nd/98th percentiles of the finite values.
+    ``vmin``/``vmax`` default to the 2nd/98th percentiles of the finite values.  A value maps to
+    colour ``round((value - vmin) * 255 / (vmax - vmin))`` of the colour map, clipped (as map tiles).
     """
     finite = np.isfinite(values)
     if finite.any():
@@ -62,7 +63,7 @@ def rgba(values: np.ndarray, vmin: float | None, vmax: float | None, cmap: str) 
     lo = float(lo if vmin is None else vmin)
     hi = float(hi if vmax is None else vmax)
     scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    index = np.clip(np.nan_to_num((values - lo) * scale, nan=0.0), 0, 255).astype(np.uint8)
+    index = np.clip(np.round(np.nan_to_num((values - lo) * scale, nan=0.0)), 0, 255).astype(np.uint8)
     out = colormap_lut(cmap)[index]
     out[..., 3] = np.where(finite, out[..., 3], 0)
     return np.moveaxis(out, -1, 0)

@@ -10,7 +10,7 @@ read decimated, from its overviews: :func:`sample_files`) by the first matching 
     sequential ``viridis`` from 0 to the largest count (observations per pixel).
 spectral indices (any name in the Awesome Spectral Indices catalogue)
     diverging ``rdylgn`` centred on 0, symmetric limits: the larger of the 2nd/98th percentiles'
-    magnitudes, rounded up to a round number (NDVI of a scene with water and fields: -0.8..0.8).
+    magnitudes, rounded up to a round number (NDVI of a scene with water and fields: -0.75..0.75).
 anything else
     sequential ``viridis`` (``greys_r``-like ``gray`` for reflectance bands) over the 2nd-98th
     percentiles.
@@ -90,7 +90,7 @@ def colour_stops(cmap: str, n: int = 11) -> list[str]:
 
 
 def nice_ceil(x: float) -> float:
-    """``x`` rounded up to 1, 1.5, 2, 2.5 ... 10 times a power of ten (0.73 -> 0.8, 0.4 -> 0.4)."""
+    """``x`` rounded up to a multiple of half its power of ten (0.73 -> 0.75, 0.4 -> 0.4, 3.2 -> 3.5)."""
     if not math.isfinite(x) or x <= 0:
         return 1.0
     p = 10.0 ** math.floor(math.log10(x))
