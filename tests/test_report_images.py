@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,10 @@ def report(tmp_path: Path) -> RunReport:
 
 
 def _rgba(path: Path) -> np.ndarray:
-    with rasterio.open(path) as src:
-        return src.read()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path) as src:
+            return src.read()
 
 
 def test_quicklooks_share_one_stretch_per_variable(report: RunReport, tmp_path: Path) -> None:

@@ -74,7 +74,8 @@
       `<div class="colorbar" data-variable="${esc(v.name)}" data-vmin="${s.vmin}" data-vmax="${s.vmax}">` +
       `<div class="bar" style="background:linear-gradient(to right, ${v.stops.join(", ")})"></div>` +
       `<div class="ticks"><span>${fmt(s.vmin)}</span><span>${fmt(mid)}</span><span>${fmt(s.vmax)}</span></div>` +
-      `<div class="name">${esc(s.label || v.name)}${esc(units(s.units))}</div></div>`;
+      `<div class="name">${esc(s.label || v.name)} ` +
+      `(${esc(s.units && s.units !== "1" ? s.units : "dimensionless")})</div></div>`;
   }
 
   // --- the raster layer of the chosen variable and period ---
