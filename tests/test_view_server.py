@@ -314,3 +314,67 @@ def test_cli_bad_target_is_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "Traceback" not in res.output and res.output.count("\n") == 1
     res = CliRunner().invoke(main, ["view", "--no-browser"])
     assert res.exit_code == 2 and "TARGET" in res.output
+
+
+def test_catalog_json_and_an_old_report_without_grid(ndvi_out: Path, tmp_path: Path) -> None:
+    import shutil
+
+    model = model_of(ndvi_out / "catalog.json")
+    assert model.root == ndvi_out and set(model.variables) == {"NDVI", "count"}
+    # a report written before eo view (no grid, scenes or styles): tiles from the items, styles computed
+    old = tmp_path / "old"
+    shutil.copytree(ndvi_out, old, symlinks=True)
+    report = json.loads((old / "report.json").read_text())
+    for key in ("grid", "scenes", "area", "styles", "overviews"):
+        report.pop(key)
+    (old / "report.json").write_text(json.dumps(report))
+    model = model_of(old)
+    assert len(model.vectors["tiles"]["features"]) == 6 and model.vectors["footprints"]["features"] == []
+    assert model.variables["NDVI"].style.kind == "diverging"
+
+
+def test_rgb_layer_stretches_each_band(tmp_path: Path) -> None:
+    import xarray as xr
+    from odc.geo.geobox import GeoBox
+    from odc.geo.xr import xr_coords
+
+    gbox = GeoBox.from_bbox((500000, 4000000, 502560, 4002560), "EPSG:32642", resolution=10)
+    rng = np.random.default_rng(0)
+    bands = {
+        b: rng.uniform(lo, lo + 0.2, (256, 256)).astype(np.float32)
+        for b, lo in (("red", 0.0), ("green", 0.1), ("blue", 0.3))
+    }
+    ds = xr.Dataset({b: (("y", "x"), v) for b, v in bands.items()}, coords=xr_coords(gbox))
+    with ViewServer(model_of(ds)).serve_in_thread() as server:
+        rgb = server.model.variables["RGB"]
+        assert next(iter(server.model.variables)) == "RGB" and rgb.bands == ("red", "green", "blue")
+        for (lo, hi), b in zip(rgb.ranges or [], bands):
+            assert (lo, hi) == pytest.approx(np.percentile(bands[b], [2, 98]), abs=2e-3)
+        x, y = gbox.affine * (128.5, 128.5)
+        (lon,), (lat,) = rasterio.warp.transform("EPSG:32642", "EPSG:4326", [x], [y])
+        import morecantile
+
+        t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 17)
+        rgba = _png(get(server.url, f"/_eo/tiles/RGB/0/{t.z}/{t.x}/{t.y}.png")[1])
+        planes = [
+            tiles_mod.mosaic([r.path for r in server.model.rasters(b, 0)], t.z, t.x, t.y) for b in bands
+        ]
+        for i, (plane, (lo, hi)) in enumerate(zip(planes, rgb.ranges or [])):
+            assert plane is not None
+            want = np.clip(np.round((plane.filled(lo) - lo) * 255 / (hi - lo)), 0, 255)
+            opaque = rgba[3] == 255
+            assert opaque.mean() > 0.2 and (rgba[i][opaque] == want[opaque]).all()
+
+
+def test_static_files_are_not_ignored_by_the_wheel_build() -> None:
+    """hatch builds the wheel from the files git does not ignore: the page's assets must be among them."""
+    import shutil
+
+    from eo.viewing.server import static_dir
+
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    paths = [str(p) for p in static_dir().rglob("*") if p.is_file()]
+    assert len(paths) >= 11
+    res = subprocess.run(["git", "check-ignore", *paths], capture_output=True, text=True, cwd=static_dir())
+    assert res.returncode == 1 and res.stdout == "", res.stdout  # 1: none of them is ignored

@@ -84,9 +84,7 @@ def _styles(model: MapModel, known: dict[str, dict[str, Any]]) -> None:
 def _tile_grid(report: dict[str, Any], periods: list[Period]) -> dict[str, Any]:
     from eo.grid.tiles import TileGrid
 
-    g = report.get("grid")
-    if not g:
-        return _collection([])
+    g = report["grid"]
     grid = TileGrid(g["crs"], float(g["resolution"]), int(g["tile_size"]), tuple(g["origin"]))
     index = {p.label: i for i, p in enumerate(periods)}
     status: dict[str, dict[str, Any]] = {}
@@ -99,6 +97,16 @@ def _tile_grid(report: dict[str, Any], periods: list[Period]) -> dict[str, Any]:
         extent = grid.geobox(tile).extent.to_crs("EPSG:4326")
         feats.append(_feature(json.loads(json.dumps(extent.json)), tile=tile, status=by_period))
     return _collection(feats)
+
+
+def _item_tiles(collection: pystac.Collection) -> dict[str, Any]:
+    """The written tiles from the output items' footprints (reports of earlier eo versions have no grid)."""
+    feats = {}
+    for item in collection.get_items(recursive=True):
+        tile = item.id.rsplit("_", 2)[0]
+        if item.geometry and tile not in feats:
+            feats[tile] = _feature(item.geometry, tile=tile, status={})
+    return _collection(list(feats.values()))
 
 
 def _period_of(item: pystac.Item, href: str) -> Period:
@@ -129,7 +137,9 @@ def from_output_dir(out: Path) -> MapModel:
     for period, key, raster in entries:
         model.layers.setdefault((key, index[period]), []).append(raster)
     _styles(model, report.get("styles", {}))
-    model.vectors["tiles"] = _tile_grid(report, model.periods)
+    model.vectors["tiles"] = (
+        _tile_grid(report, model.periods) if report.get("grid") else _item_tiles(collection)
+    )
     model.vectors["footprints"] = footprints(report.get("scenes", []))
     if report.get("area"):
         model.vectors["area"] = _collection([_feature(report["area"], name="area")])
