@@ -378,3 +378,17 @@ def test_static_files_are_not_ignored_by_the_wheel_build() -> None:
     assert len(paths) >= 11
     res = subprocess.run(["git", "check-ignore", *paths], capture_output=True, text=True, cwd=static_dir())
     assert res.returncode == 1 and res.stdout == "", res.stdout  # 1: none of them is ignored
+
+
+def test_a_run_where_every_tile_failed_shows_its_grid_and_causes(ndvi_out: Path, tmp_path: Path) -> None:
+    report = json.loads((ndvi_out / "report.json").read_text())
+    for r in report["results"]:
+        r.update(status="failed", files=[], error="RemoteError: the catalogue did not answer")
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    with ViewServer(model_of(tmp_path)).serve_in_thread() as server:
+        doc = json.loads(get(server.url, "/_eo/map.json")[1])
+    assert doc["variables"] == [] and [p["label"] for p in doc["periods"]] == ["2015-06-23_2016-06-30"]
+    statuses = [f["properties"]["status"]["0"] for f in doc["vectors"]["tiles"]["features"]]
+    assert len(statuses) == 6 and all(
+        s["status"] == "failed" and "RemoteError" in s["error"] for s in statuses
+    )

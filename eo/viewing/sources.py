@@ -36,6 +36,9 @@ log = logging.getLogger("eo.view")
 #: Asset media types and suffixes tiled as rasters.
 RASTER_SUFFIXES = (".tif", ".tiff")
 
+#: Files sampled per variable for the stretch of search results (each read decimated, maybe remote).
+SAMPLED_FILES = 16
+
 #: Variables combined into a true-colour layer when all three are present.
 RGB = ("red", "green", "blue")
 
@@ -66,14 +69,22 @@ def footprints(scenes: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return _collection(feats)
 
 
-def _styles(model: MapModel, known: dict[str, dict[str, Any]]) -> None:
-    names = sorted({v for v, _ in model.layers})
-    for name in names:
-        paths = [r.path for (v, _), rs in model.layers.items() if v == name for r in rs]
-        style = Style.from_dict(known[name]) if name in known else style_for_files(name, paths)
+def _spread(paths: list[str], n: int | None) -> list[str]:
+    """At most ``n`` of ``paths``, evenly spread (all when ``n`` is None)."""
+    if n is None or len(paths) <= n:
+        return paths
+    return [paths[round(i * (len(paths) - 1) / (n - 1))] for i in range(n)]
+
+
+def _styles(model: MapModel, known: dict[str, dict[str, Any]], max_files: int | None = None) -> None:
+    def files(name: str) -> list[str]:
+        return _spread([r.path for (v, _), rs in model.layers.items() if v == name for r in rs], max_files)
+
+    for name in sorted({v for v, _ in model.layers}):
+        style = Style.from_dict(known[name]) if name in known else style_for_files(name, files(name))
         model.variables[name] = Variable(name, style)
     if all(b in model.variables for b in RGB):
-        bands = [[r.path for (v, _), rs in model.layers.items() if v == b for r in rs] for b in RGB]
+        bands = [files(b) for b in RGB]
         rgb = Style("RGB", "", 0.0, 1.0, model.variables["red"].style.units, "rgb", "true colour")
         model.variables = {"RGB": Variable("RGB", rgb, RGB, rgb_ranges(bands)), **model.variables}
 
@@ -121,25 +132,31 @@ def _period_of(item: pystac.Item, href: str) -> Period:
 
 def from_output_dir(out: Path) -> MapModel:
     """The map of an ``eo run`` output directory (``collection.json``, ``report.json``, COGs)."""
-    collection = pystac.Collection.from_file(str(out / "collection.json"))
     report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
-    model = MapModel(title=f"eo run: {report.get('pipeline', collection.id)}", root=out)
+    # a run whose every tile failed wrote no collection: its map still shows the grid and the causes
+    has_items = (out / "collection.json").exists()
+    collection = pystac.Collection.from_file(str(out / "collection.json")) if has_items else None
+    model = MapModel(title=f"eo run: {report.get('pipeline') or (collection and collection.id)}", root=out)
     entries: list[tuple[Period, str, Raster]] = []
-    for item in collection.get_items(recursive=True):
+    for item in collection.get_items(recursive=True) if collection else []:
         for key, asset in item.assets.items():
             href = _href(asset)
             if not href.lower().endswith(RASTER_SUFFIXES) or not Path(href).exists():
                 continue
             w, s, e, n = item.bbox or _bbox_of(href)
             entries.append((_period_of(item, href), key, Raster(href, (w, s, e, n))))
-    model.periods = sorted({p for p, _, _ in entries}, key=lambda p: (p.start, p.end, p.label))
+    periods = {p for p, _, _ in entries}
+    known = {p.label for p in periods}
+    periods |= {Period(r["period"]) for r in report.get("results", []) if r["period"] not in known}
+    model.periods = sorted(periods, key=lambda p: (p.start or p.label, p.end, p.label))
     index = {p: i for i, p in enumerate(model.periods)}
     for period, key, raster in entries:
         model.layers.setdefault((key, index[period]), []).append(raster)
     _styles(model, report.get("styles", {}))
-    model.vectors["tiles"] = (
-        _tile_grid(report, model.periods) if report.get("grid") else _item_tiles(collection)
-    )
+    if report.get("grid"):
+        model.vectors["tiles"] = _tile_grid(report, model.periods)
+    elif collection is not None:
+        model.vectors["tiles"] = _item_tiles(collection)
     model.vectors["footprints"] = footprints(report.get("scenes", []))
     if report.get("area"):
         model.vectors["area"] = _collection([_feature(report["area"], name="area")])
@@ -209,7 +226,7 @@ def from_items(items: Iterable[pystac.Item], title: str = "STAC items") -> MapMo
     index = {p: i for i, p in enumerate(model.periods)}
     for period, name, raster in entries:
         model.layers.setdefault((name, index[period]), []).append(raster)
-    _styles(model, {})
+    _styles(model, {}, max_files=SAMPLED_FILES)  # remote assets: a sample of the files, not every one
     return model
 
 
@@ -219,9 +236,8 @@ def from_path(path: str | os.PathLike[str]) -> MapModel:
     if not p.exists():
         raise NotFoundError(f"eo view: {p} does not exist; give an eo run output directory or a catalog.json")
     folder = p if p.is_dir() else p.parent
-    if (folder / "collection.json").exists() and (
-        (folder / "report.json").exists() or p.is_dir() or p.name in ("catalog.json", "collection.json")
-    ):
+    run_dir = (folder / "report.json").exists() or (folder / "collection.json").exists()
+    if run_dir and (p.is_dir() or p.name in ("catalog.json", "collection.json", "report.json")):
         return from_output_dir(folder)
     if p.is_file() and p.suffix == ".json":
         cat = pystac.read_file(str(p))
