@@ -30,6 +30,7 @@ _LAZY = {
     "list_indices": "eo.spectral",
     "composite": "eo.compositing",
     "write_cog": "eo.io.cog",
+    "view": "eo.viewing",
     "errors": "eo.errors",
     "config": "eo.config",
 }

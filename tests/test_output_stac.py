@@ -162,7 +162,8 @@ def test_quicklook_from_array_and_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "out", "q.png"]
 
 
-def test_builtin_ramp_without_matplotlib(monkeypatch):
+def test_colormaps_need_no_matplotlib(monkeypatch):
+    # rio-tiler ships the colour maps (ColorBrewer RdYlGn: #a50026 .. #006837)
     real_import = builtins.__import__
 
     def no_mpl(name, *args, **kwargs):
@@ -173,7 +174,7 @@ def test_builtin_ramp_without_matplotlib(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_mpl)
     lut = colormap_lut("RdYlGn")
     assert lut.shape == (256, 4) and lut.dtype == np.uint8
-    assert tuple(lut[0, :3]) == (215, 48, 39) and tuple(lut[-1, :3]) == (26, 152, 80)
+    assert tuple(lut[0, :3]) == (165, 0, 38) and tuple(lut[-1, :3]) == (0, 104, 55)
 
 
 def test_zarr_needs_optional_dependency(tmp_path):

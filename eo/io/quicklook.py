@@ -2,8 +2,11 @@
 
 The image is read decimated: from a COG's overviews (a path) or by block-averaging a DataArray
 (``coarsen(...).mean()``, NaN ignored) so at most ``max_size`` pixels span the longer side.
-Colours come from matplotlib's colormap ``cmap`` when matplotlib is installed, else from a
-built-in red-yellow-green ramp.  Written with rasterio's PNG driver, atomically.
+Colours come from rio-tiler's colour maps (:func:`eo.io.style.colormap_lut`); a
+:class:`~eo.io.style.Style` gives the colour map and stretch shared by all tiles of a variable.
+:func:`write_overview` mosaics many COGs (the tiles of one variable and period) into one image
+of the whole area, read from their overviews with rio-tiler.  Written with rasterio's PNG
+driver, atomically.
 """
 
 from __future__ import annotations
@@ -11,36 +14,21 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.warp
 import xarray as xr
 from rasterio.enums import Resampling
 
 from eo.errors import InputError
 from eo.io.atomic import atomic_path
+from eo.io.style import Style, colormap_lut
 
-#: Anchor colours (RGB) of the built-in ramp: ColorBrewer RdYlGn ends and middle.
-_RAMP = np.array([[215, 48, 39], [255, 255, 191], [26, 152, 80]], dtype=float)
-
-
-def colormap_lut(cmap: str = "RdYlGn") -> np.ndarray:
-    """Return a ``(256, 4)`` uint8 RGBA lookup table for ``cmap`` (matplotlib's, else the built-in ramp)."""
-    try:
-        import matplotlib
-
-        colors = matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))
-        return np.round(colors * 255).astype(np.uint8)
-    except ImportError:
-        pass
-    except KeyError as err:
-        raise InputError(
-            f"unknown colormap {cmap!r}; pass a matplotlib colormap name such as 'viridis'"
-        ) from err
-    pos = np.linspace(0.0, 1.0, 256) * (len(_RAMP) - 1)
-    rgb = np.stack([np.interp(pos, np.arange(len(_RAMP)), _RAMP[:, c]) for c in range(3)], axis=1)
-    return np.concatenate([np.round(rgb), np.full((256, 1), 255.0)], axis=1).astype(np.uint8)
+__all__ = ["colormap_lut", "rgba", "write_overview", "write_png", "write_quicklook"]
 
 
 def _read_file(path: Path, max_size: int) -> np.ndarray:
@@ -64,7 +52,8 @@ def _read_array(da: xr.DataArray, max_size: int) -> np.ndarray:
 def rgba(values: np.ndarray, vmin: float | None, vmax: float | None, cmap: str) -> np.ndarray:
     """Colour-map a 2-D float array to ``(4, y, x)`` uint8 RGBA; NaN -> alpha 0.
 
-    ``vmin``/``vmax`` default to the 2nd/98th percentiles of the finite values.
+    ``vmin``/``vmax`` default to the 2nd/98th percentiles of the finite values.  A value maps to
+    colour ``round((value - vmin) * 255 / (vmax - vmin))`` of the colour map, clipped (as map tiles).
     """
     finite = np.isfinite(values)
     if finite.any():
@@ -74,7 +63,7 @@ def rgba(values: np.ndarray, vmin: float | None, vmax: float | None, cmap: str) 
     lo = float(lo if vmin is None else vmin)
     hi = float(hi if vmax is None else vmax)
     scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    index = np.clip(np.nan_to_num((values - lo) * scale, nan=0.0), 0, 255).astype(np.uint8)
+    index = np.clip(np.round(np.nan_to_num((values - lo) * scale, nan=0.0)), 0, 255).astype(np.uint8)
     out = colormap_lut(cmap)[index]
     out[..., 3] = np.where(finite, out[..., 3], 0)
     return np.moveaxis(out, -1, 0)
@@ -88,16 +77,66 @@ def write_quicklook(
     vmax: float | None = None,
     cmap: str = "RdYlGn",
     max_size: int = 512,
+    style: Style | None = None,
 ) -> Path:
     """Write a PNG preview of ``da`` (a 2-D DataArray or a raster file); **computes**.
 
     The longer side has at most ``max_size`` pixels; NaN/nodata pixels are transparent.
-    Returns the PNG path.
+    ``style`` (a run's shared stretch) overrides ``vmin``, ``vmax`` and ``cmap``; without any,
+    the image is stretched to its own 2-98 % range.  Returns the PNG path.
     """
     source = (
         _read_file(Path(da), max_size) if isinstance(da, (str, os.PathLike)) else _read_array(da, max_size)
     )
-    image = rgba(source, vmin, vmax, cmap)
+    if style is not None:
+        vmin, vmax, cmap = style.vmin, style.vmax, style.cmap
+    return write_png(rgba(source, vmin, vmax, cmap), path)
+
+
+def write_overview(
+    paths: Sequence[str | os.PathLike[str]],
+    path: str | os.PathLike[str],
+    style: Style,
+    *,
+    max_size: int = 1024,
+) -> Path:
+    """Mosaic the single-band rasters ``paths`` into one colour-mapped PNG of their whole extent; reads.
+
+    The files (the tiles of one variable and period) are read with rio-tiler from their overviews
+    onto one grid in the CRS of the first file, at most ``max_size`` pixels on the longer side
+    (nearest neighbour; the first valid value wins where files overlap).  Nodata is transparent.
+    Returns the PNG path.
+    """
+    from rio_tiler.io import Reader
+    from rio_tiler.mosaic import mosaic_reader
+
+    if not paths:
+        raise InputError("write_overview needs at least one raster file; got none")
+    bounds = []
+    crs = None
+    for p in paths:
+        with rasterio.open(p) as src:
+            crs = crs or src.crs
+            b = src.bounds if src.crs == crs else rasterio.warp.transform_bounds(src.crs, crs, *src.bounds)
+            bounds.append(tuple(b))
+    w, s = min(b[0] for b in bounds), min(b[1] for b in bounds)
+    e, n = max(b[2] for b in bounds), max(b[3] for b in bounds)
+    scale = max(e - w, n - s) / max_size
+    width, height = max(1, round((e - w) / scale)), max(1, round((n - s) / scale))
+
+    def part(src_path: str, *args: Any, **kwargs: Any) -> Any:
+        with Reader(src_path) as reader:
+            return reader.part(
+                (w, s, e, n), dst_crs=crs, bounds_crs=crs, width=width, height=height, indexes=1
+            )
+
+    image, _ = mosaic_reader([str(p) for p in paths], part, threads=0)
+    values = np.ma.filled(image.array[0].astype(np.float32), np.nan)
+    return write_png(rgba(values, style.vmin, style.vmax, style.cmap), path)
+
+
+def write_png(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """Write a ``(4, y, x)`` uint8 RGBA array as a PNG, atomically; return the path."""
     with atomic_path(path, ".png") as tmp, rasterio.Env(GDAL_PAM_ENABLED="NO"), warnings.catch_warnings():
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         with rasterio.open(

@@ -317,6 +317,7 @@ def run(
             )
         )
         report.items_found = len(items)
+        report.describe(items, grid, area)  # scenes, grid and area for the report's rows and eo view
         report.seconds["search"] = time.perf_counter() - t0
         say(
             f"{len(items)} items, {len(tiles)} tiles of grid {grid.crs} {grid.resolution:g} m, "
