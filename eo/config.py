@@ -23,6 +23,9 @@ setting             environment            meaning (default)
                                            ``eo run``'s own cluster)
 ``pgstac_dsn``      ``EO_PGSTAC_DSN``      PostgreSQL/pgstac connection string of the
                                            ``rustac-pgstac`` server backend (none)
+``view_basemap``    ``EO_VIEW_BASEMAP``    tile URL of ``eo view``'s basemap (none: the map works
+                                           offline on a plain background); its attribution in
+                                           ``EO_VIEW_BASEMAP_ATTRIBUTION``
 ==================  =====================  ==========================================================
 
 A scoped override is a context manager; what a library call captures while building its Dask
@@ -164,6 +167,10 @@ SETTINGS: dict[str, Setting] = {
                 "warm up an active Dask client's workers on first use of the API (on in eo run's cluster)"),
         Setting("pgstac_dsn", "EO_PGSTAC_DSN", lambda: None, str, str,
                 "PostgreSQL/pgstac connection string of the rustac-pgstac server backend"),
+        Setting("view_basemap", "EO_VIEW_BASEMAP", lambda: None, str, str,
+                "tile URL template (https://.../{z}/{x}/{y}.png) of eo view's basemap (none: offline)"),
+        Setting("view_basemap_attribution", "EO_VIEW_BASEMAP_ATTRIBUTION", lambda: None, str, str,
+                "attribution text shown with eo view's basemap"),
     )
 }  # fmt: skip
 

@@ -313,8 +313,8 @@ def resolve_target(ctx: BandContext, to: str) -> str:
         return "uncalibrated"
     if ctx.encodes == "physical":
         return "physical"
-    if ctx.encodes == "radiance" and (ctx.band is None or ctx.band.esun is None):
-        return "radiance"  # no solar irradiance known: radiance is as far as the metadata goes
+    if ctx.encodes == "radiance" and ctx.product is None:
+        return "radiance"  # a band described by its item only: radiance is as far as the metadata goes
     if ctx.is_thermal():
         return "brightness_temperature"
     if "surface_reflectance" in (ctx.encodes, ctx.state):

@@ -47,9 +47,11 @@ def model_of(obj: Any, *, basemap: str | None = None) -> MapModel:
             f"eo.view cannot show a {type(obj).__name__}; give an output directory, a catalog.json, "
             "an ItemCollection, or an xarray DataArray/Dataset"
         )
-    url = basemap or os.environ.get("EO_VIEW_BASEMAP")
+    from eo import config
+
+    url = basemap or config.get("view_basemap")
     if url:
-        model.basemap = {"url": url, "attribution": os.environ.get("EO_VIEW_BASEMAP_ATTRIBUTION", "")}
+        model.basemap = {"url": url, "attribution": config.get("view_basemap_attribution") or ""}
     return model
 
 
