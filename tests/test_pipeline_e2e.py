@@ -137,6 +137,24 @@ def test_output_stac_validates_and_is_searchable(ndvi_run: tuple[Any, Path]) -> 
     assert {i.id.rsplit("_", 2)[0] for i in found} == {"32618_43_406"}
 
 
+def test_eo_reads_what_eo_writes(ndvi_run: tuple[Any, Path], local_eo_home: Path) -> None:
+    """Last night's outputs: searchable by their directory and loadable as written."""
+    _, out = ndvi_run
+    found = eo.search(str(out))  # the output directory's catalog.json, served on loopback for the search
+    assert len(found) == 6 and found.catalog is not None
+    tile = next(i for i in found if i.id.startswith("32618_43_406"))
+    ds = eo.load([tile], bands=["NDVI", "count"])
+    assert ds.NDVI.dtype == np.float32 and ds["count"].dtype == np.uint16
+    assert ds.NDVI.attrs["state"] == "physical" and ds.NDVI.attrs["kind"] == "index"
+    assert ds["count"].attrs["kind"] == "count" and ds["count"].attrs["state"] == "physical"
+    cog = next(out.glob("32618_43_406/*/*_NDVI.tif"))
+    with rasterio.open(cog) as src:
+        np.testing.assert_array_equal(ds.NDVI.values[0], src.read(1))
+    again = eo.calibrate(ds)  # nothing to scale: the index passes through, as written
+    np.testing.assert_array_equal(again.NDVI.values, ds.NDVI.values)
+    assert eo.composite(ds.NDVI, "median").dtype == np.float32
+
+
 def test_rerun_computes_nothing(ndvi_run: tuple[Any, Path], local_eo_home: Path) -> None:
     _, out = ndvi_run
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/*/*.tif")}

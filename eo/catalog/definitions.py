@@ -266,6 +266,16 @@ def default_catalog(paths: list[Path] | None = None) -> str:
     return defaults[0] if defaults else "local"
 
 
+def _static_catalog(text: str) -> Path | None:
+    """The ``catalog.json`` a path names (the file, or a directory holding one), else None."""
+    if _is_url(text):
+        return None
+    path = Path(text).expanduser()
+    if path.is_dir():
+        path = path / "catalog.json"
+    return path.resolve() if path.is_file() and path.suffix == ".json" else None
+
+
 def _is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 
@@ -274,12 +284,17 @@ def get_catalog(name_or_url: str, paths: list[Path] | None = None) -> CatalogDef
     """Return the definition of a catalogue given by name or by STAC API URL.
 
     A URL matching a definition's ``url`` returns that definition (so its collection
-    mappings apply); any other http(s) URL returns a bare definition without mappings.
+    mappings apply); any other http(s) URL returns a bare definition without mappings.  A path to a
+    static catalogue (its ``catalog.json``, or the directory holding it, such as a pipeline's output
+    directory) returns a local definition: it is served on loopback for the search.
     Raises :class:`UnknownCatalogError` listing the known names otherwise.
     """
     defs = _definitions(paths)
     if name_or_url in defs:
         return defs[name_or_url]
+    local = _static_catalog(name_or_url)
+    if local is not None:
+        return CatalogDefinition(name=str(local), kind="local", path=local.parent)
     if _is_url(name_or_url):
         url = name_or_url.rstrip("/")
         for d in defs.values():

@@ -165,8 +165,9 @@ def search(
     ----------
     catalog
         A catalogue name (``"local"``, ``"earth-search"``, ``"planetary-computer"``, ``"cdse"``,
-        or one defined in ``EO_CATALOG_PATH``) or an http(s) STAC API URL; None: the catalogue whose
-        definition says ``default: true`` (the built-in ``local`` one).
+        or one defined in ``EO_CATALOG_PATH``), an http(s) STAC API URL, or a static catalogue on disk
+        (a ``catalog.json`` or its directory, e.g. a pipeline's output directory: served on loopback
+        for the search); None: the catalogue whose definition says ``default: true`` (``local``).
     collections, ids
         Lists, or comma-separated strings.  Unknown collections raise
         :class:`~eo.errors.UnknownCollectionError` listing those the server offers.

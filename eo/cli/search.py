@@ -62,7 +62,8 @@ def table(items: Sequence[Any]) -> str:
 @click.option(
     "--catalog",
     default=None,
-    help="Catalogue name or STAC API URL (default: the one marked default, `local`).",
+    help="Catalogue name, STAC API URL, or a static catalogue (catalog.json or its directory, such as a "
+    "pipeline's output directory). Default: the one marked default, `local`.",
 )
 @click.option("--collections", default=None, help="Comma-separated collection ids.")
 @click.option("--bbox", default=None, help="W,S,E,N in degrees (EPSG:4326).")

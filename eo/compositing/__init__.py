@@ -212,9 +212,16 @@ def _reduce(
         out_dtype=dtype,
     )
     out = _wrap(data, da, bins, period)
-    out.attrs.update(composite=label, nodata=0 if dtype == np.uint16 else np.nan)
-    if dtype == np.uint16:
-        out.attrs.update(units="1", long_name="number of valid observations")
+    out.attrs.update(composite=label, nodata=np.nan)
+    if dtype == np.uint16:  # a count is its own quantity: none of the input's attrs apply to it
+        out.attrs = {
+            "long_name": "number of valid observations",
+            "units": "1",
+            "kind": "count",
+            "state": "physical",
+            "composite": label,
+            "nodata": 0,
+        }
     return out
 
 

@@ -36,6 +36,7 @@ from eo.errors import InputError
 from eo.io.atomic import write_json
 
 PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
+EO_SCHEMA = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
 EOTK = "eotk:"
 
 #: Media type and roles of an asset by file suffix.
@@ -74,12 +75,13 @@ def _input_record(item: pystac.Item) -> dict[str, Any]:
     return {"id": item.id, "updated": props.get("updated") or props.get("created")}
 
 
-def _raster_bands(path: Path) -> list[RasterBand] | None:
+def _raster_bands(path: Path, unit_of_variable: str | None = None) -> list[RasterBand] | None:
     if path.suffix.lower() not in (".tif", ".tiff") or not path.exists():
         return None
     with rasterio.open(path) as src:
         bands = []
         for dtype, unit in zip(src.dtypes, src.units):
+            unit = unit or unit_of_variable
             nodata = src.nodata
             value: Any = "nan" if nodata is not None and np.isnan(nodata) else nodata
             bands.append(RasterBand.create(nodata=value, data_type=DataType(dtype), unit=unit or None))
@@ -104,12 +106,18 @@ def output_item(
     spec_hash: str,
     failed_assets: Iterable[str] = (),
     properties: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pystac.Item:
     """Build the STAC item of one output tile and period (reads the asset files' headers).
 
     ``period`` is ``(start, end)`` with an exclusive end (a ``pd.Interval`` or ``pd.Period`` also
     works); ``geobox`` is the output's :class:`odc.geo.geobox.GeoBox`.  Asset hrefs are absolute;
     :func:`write_catalog` makes them relative.  See the module docstring for the properties.
+
+    ``variables`` (asset key -> the written variable's attrs) makes each asset say what it holds, so
+    that ``eo.load`` reads the outputs back as written: ``eotk:kind`` (``index``, ``count``,
+    ``measurement``), ``eotk:state`` (``physical``, ``surface_reflectance``...), ``eo:bands`` with the
+    common name of a band composite, and the unit.
     """
     import eo
 
@@ -153,10 +161,30 @@ def output_item(
     for key, path in assets.items():
         asset = _asset(Path(path))
         item.add_asset(key, asset)
-        bands = _raster_bands(Path(path))
+        attrs = (variables or {}).get(key)
+        bands = _raster_bands(Path(path), attrs.get("units") if attrs else None)
         if bands:
             RasterExtension.ext(asset).apply(bands)
+        if attrs:
+            _describe(asset, key, attrs)
     return item
+
+
+def _describe(asset: pystac.Asset, key: str, attrs: Mapping[str, Any]) -> None:
+    """``eotk:kind``/``eotk:state`` and ``eo:bands`` of an output asset, from its variable's attrs."""
+    kind = str(attrs.get("kind") or "measurement")
+    asset.extra_fields[f"{EOTK}kind"] = kind
+    if attrs.get("state"):
+        asset.extra_fields[f"{EOTK}state"] = str(attrs["state"])
+    band: dict[str, Any] = {"name": key}
+    if attrs.get("common_name"):
+        band["common_name"] = str(attrs["common_name"])
+    if attrs.get("center_wavelength") is not None:
+        band["center_wavelength"] = float(attrs["center_wavelength"])
+    asset.extra_fields["eo:bands"] = [band]
+    owner = asset.owner
+    if owner is not None and EO_SCHEMA not in owner.stac_extensions:
+        owner.stac_extensions.append(EO_SCHEMA)
 
 
 def _plain(obj: Any) -> Any:

@@ -115,6 +115,8 @@ def var_attrs(plan: BandPlan, product: Product, groups: Sequence[Sequence[Parsed
     encodes = encodes_of(plan, product)
     if band.kind in ("qa", "class"):
         state = "class"
+    elif band.stored is not None:  # the item says what its stored values are (eo's own outputs)
+        state = encodes = band.stored
     elif plan.dtype.kind in "iu" or _scaled(records):
         state = "dn"
     else:

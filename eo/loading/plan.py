@@ -108,7 +108,7 @@ def resampling_for(band: Band, var: str, resampling: str | Mapping[str, str]) ->
     name = resampling.get(var, "nearest") if isinstance(resampling, Mapping) else resampling
     if name not in RESAMPLING_NAMES:
         raise UnknownMethodError(f"resampling {name!r} is not known; use one of {sorted(RESAMPLING_NAMES)}")
-    return "nearest" if band.kind in ("qa", "class") else name
+    return name if band.kind == "measurement" else "nearest"
 
 
 def source_of(item: ParsedItem, rec: AssetRecord, product: Product, header: Header | None) -> Source:

@@ -260,6 +260,7 @@ def _process(
         product=str(comp.attrs.get("product", "")),
         profile_version=str(comp.attrs.get("profile_version", "")),
         spec_hash=spec.spec_hash,
+        variables={name: dict(comp[name].attrs) for name in wanted},
     )
     return paths, valid, secs, item
 

@@ -23,7 +23,10 @@ them like any other:
   integer band with no scale/offset anywhere encodes
   ``unknown``: :func:`eo.calibrate` passes it through unscaled (state ``uncalibrated``) and indices
   on it warn;
-- **QA decoding**: from the first ``qa`` band's classification table (:mod:`eo.masking.flags`).
+- **QA decoding**: from the first ``qa`` band's classification table (:mod:`eo.masking.flags`);
+- **eo's own outputs** declare each asset's ``eotk:kind`` (``index``, ``count``, ``measurement``) and
+  ``eotk:state`` (what the stored values are: a float32 NDVI is ``physical``, a composite band keeps
+  ``surface_reflectance``), so last night's outputs load as written.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from eo.catalog.assets import (
 )
 from eo.catalog.facts import item_facts
 from eo.catalog.projection import parse_geobox
+from eo.catalog.records import EOTK
 from eo.sensors.identify import tokens
 from eo.sensors.model import Band, Product, SensorProfile
 
@@ -107,9 +111,15 @@ def _resolution(asset: Mapping[str, Any], props: Mapping[str, Any], gsd: float |
 RADIANCE_UNIT = ("sr", "steradian")
 
 
+#: ``eotk:kind`` values an asset may declare (eo's output items).
+DECLARED_KINDS = ("measurement", "qa", "class", "index", "count")
+
+
 def _encodes(
     kind: str, rb: Mapping[str, Any], common: str | None, wavelength: float | None, level: str | None
 ) -> str:
+    if kind in ("index", "count"):
+        return "physical"
     if kind != "measurement":
         return "class"
     scaled = rb.get("scale", 1.0) != 1.0 or rb.get("offset", 0.0) != 0.0
@@ -140,8 +150,11 @@ def _band(
     flags = band_flags(found.asset, found.index)
     qa = decoding(flags, base) if flags else None
     roles = {str(r).lower() for r in found.asset.get("roles") or ()}
-    kind: Literal["measurement", "qa", "class"]
-    if flags:
+    kind: Literal["measurement", "qa", "class", "index", "count"]
+    declared = found.asset.get(f"{EOTK}kind")
+    if declared in DECLARED_KINDS:  # eo's own outputs say what each asset is
+        kind = declared
+    elif flags:
         decodes = set(qa.classes if qa and qa.kind == "classes" else (qa.bits if qa else {}))
         kind = "qa" if decodes & _QA_CLASSES else "class"
     else:
@@ -157,6 +170,7 @@ def _band(
         resolution=found.resolution,
         kind=kind,
         encodes=_encodes(kind, raster_band(found.asset, found.index), common, wavelength, level),
+        stored=str(found.asset[f"{EOTK}state"]) if found.asset.get(f"{EOTK}state") else None,
     )
 
 

@@ -66,11 +66,14 @@ class Band:
     """Native ground sampling distance, metres."""
     esun: float | None = None
     """Mean exo-atmospheric solar irradiance, W m-2 um-1 (for DN/radiance -> TOA reflectance)."""
-    kind: Literal["measurement", "qa", "class"] = "measurement"
-    """``measurement`` bands are resampled with the chosen method, ``qa``/``class`` with nearest."""
+    kind: Literal["measurement", "qa", "class", "index", "count"] = "measurement"
+    """``measurement`` bands are resampled with the chosen method, the others with nearest; ``index`` and
+    ``count`` are derived values (eo's own outputs) that calibration and masks leave alone."""
     encodes: str | None = None
     """What the band's scale/offset yield when it differs from its product's ``state`` (bands built
     from item metadata: ``physical``, or ``unknown`` when no calibration is known); None: the product's."""
+    stored: str | None = None
+    """State of the stored values when the item declares it (eo's outputs: ``eotk:state``), any dtype."""
 
     @property
     def keys(self) -> tuple[str, ...]:

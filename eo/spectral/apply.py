@@ -70,6 +70,7 @@ def index(
     xarray.DataArray
         float32, dims of the bands (broadcast), chunks of the inputs kept, named after the
         index short name; attrs ``long_name``, ``formula``, ``reference``, ``units`` ("1"),
+        ``kind`` ("index": ``eo.calibrate`` and ``eo.mask`` leave it alone), ``state`` ("physical"),
         ``bands`` (symbol=variable) and ``constants`` (symbol=value).  NaN propagates: NaN
         inputs (masked nodata) give NaN; a zero denominator gives inf or NaN.  Lazy.
 
@@ -293,6 +294,8 @@ def _evaluate(
         "formula": rec.formula,
         "reference": rec.reference,
         "units": "1",
+        "kind": "index",
+        "state": "physical",
         "bands": ", ".join(f"{sym}={var}" for sym, var in bands.items()),
         "constants": ", ".join(f"{k}={_fmt(v)}" for k, v in values.items()),
     }
