@@ -183,7 +183,7 @@ def _describe(asset: pystac.Asset, key: str, attrs: Mapping[str, Any]) -> None:
         band["center_wavelength"] = float(attrs["center_wavelength"])
     asset.extra_fields["eo:bands"] = [band]
     owner = asset.owner
-    if owner is not None and EO_SCHEMA not in owner.stac_extensions:
+    if isinstance(owner, pystac.Item) and EO_SCHEMA not in owner.stac_extensions:
         owner.stac_extensions.append(EO_SCHEMA)
 
 
