@@ -35,6 +35,30 @@ GDAL_READ_OPTIONS: dict[str, Any] = {
 }
 
 
+#: Reads in flight per process (the I/O thread pool of :mod:`eo.loading.io`): independent of the
+#: number of cores, since a read over HTTP mostly waits on the network.  Each read is one GDAL
+#: windowed read, whose range requests GDAL sends in parallel (adjacent blocks merged), so one
+#: process has at most this many reads' requests in flight.  ``EO_IO_THREADS`` overrides it.
+IO_THREADS = 16
+ENV_IO_THREADS = "EO_IO_THREADS"
+
+
+def io_threads(env: Mapping[str, str] | None = None) -> int:
+    """Size of a process's I/O pool: ``EO_IO_THREADS`` (a positive int) > :data:`IO_THREADS`."""
+    value = (os.environ if env is None else env).get(ENV_IO_THREADS, "").strip()
+    if not value:
+        return IO_THREADS
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        from eo.errors import ConfigError
+
+        raise ConfigError(f"{ENV_IO_THREADS}={value!r}: expected a positive whole number of threads")
+    return n
+
+
 #: Values of an on/off environment variable that mean off (case-insensitive).
 OFF_VALUES = ("0", "false", "no", "off")
 
