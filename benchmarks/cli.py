@@ -55,8 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     n = sub.choices["net"]
     n.add_argument("--repeat", type=int, default=3, help="rounds; workloads alternate within a round")
-    n.add_argument("--workloads", default="eo_api,odc_stac,stackstac", help="comma-separated workloads")
-    n.add_argument("--latencies", default="5,20,60", help="round trips to add per request, ms (comma-separated)")
+    n.add_argument(
+        "--workloads",
+        default="eo_api,odc_stac,stackstac,eo_api_local",
+        help="comma-separated workloads (eo_api_local: eo_api on the local files, the no-network reference)",
+    )
+    n.add_argument(
+        "--latencies", default="5,20,60", help="round trips to add per request, ms (comma-separated)"
+    )
     n.add_argument("--bandwidth", type=float, default=200.0, help="link capacity, MB/s (10^6 bytes)")
     n.add_argument("--concurrency", type=int, default=32, help="requests the server serves at once")
     n.add_argument(

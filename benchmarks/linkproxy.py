@@ -205,7 +205,6 @@ class Client(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.link.stats["connections"] += 1
         self.transport.set_write_buffer_limits(high=1 << 20)
         self.link.loop.create_task(self._connect())
 
@@ -250,9 +249,13 @@ class Client(asyncio.Protocol):
                 continue
             self.link.stats["requests"] += 1
             self.link.stats["bytes_up"] += len(request)
+            if self.first:  # a connection that carries requests (not the statistics' own)
+                self.link.stats["connections"] += 1
             delay = self.link.rtt * (2 if self.first else 1)
             self.first = False
-            self.link.loop.call_later(delay, self.link.acquire, lambda r=request, m=parts[0]: self._forward(r, m))
+            self.link.loop.call_later(
+                delay, self.link.acquire, lambda r=request, m=parts[0]: self._forward(r, m)
+            )
 
     def _forward(self, request: bytes, method: str) -> None:
         if self.closed:

@@ -34,6 +34,8 @@ from benchmarks.nginx import Nginx, nginx
 from benchmarks.runner import run_workload
 
 NET_WORKLOADS = ("eo_api", "odc_stac", "stackstac")
+#: eo_api reading the local files, in the same rounds: what the job costs with no network at all.
+LOCAL_REFERENCE = "eo_api_local"
 PLANNERS = ("plan_eo", "plan_odc_stac", "plan_stackstac")
 #: The workload whose time is compared with the floor and the peers.
 SUBJECT = "eo_api"
@@ -57,7 +59,9 @@ class LinkProcess:
 
 
 @contextlib.contextmanager
-def shaped_link(upstream: int, rtt_ms: float, bandwidth_mbs: float, concurrency: int) -> Iterator[LinkProcess]:
+def shaped_link(
+    upstream: int, rtt_ms: float, bandwidth_mbs: float, concurrency: int
+) -> Iterator[LinkProcess]:
     """Start the link proxy in front of ``upstream`` (a port on 127.0.0.1) until the block ends."""
     cmd = [
         sys.executable,
@@ -84,7 +88,9 @@ def shaped_link(upstream: int, rtt_ms: float, bandwidth_mbs: float, concurrency:
         proc.wait(10)
 
 
-def measured_run(name: str, catalog: Path, out: Path, server: Nginx, link: LinkProcess, timeout: float) -> dict:
+def measured_run(
+    name: str, catalog: Path, out: Path, server: Nginx, link: LinkProcess, timeout: float
+) -> dict:
     """One workload run with what nginx logged and what the link saw during it."""
     link.stats(reset=True)
     mark = server.mark()
@@ -137,9 +143,13 @@ def compare(summary: dict[str, dict[str, Any]], floor: dict[str, float]) -> dict
         return res
     res["eo/floor_job"] = _ratio(s["median_job_s"], floor["floor_s"])
     res["eo/floor_time"] = _ratio(s["median_wall_s"], floor["floor_s"])
+    local = summary.get(LOCAL_REFERENCE, {})
+    if local.get("ok"):  # what the network costs eo: 1.0 means not a second more than local disk
+        res["eo/eo_local_time"] = _ratio(s["median_wall_s"], local["median_wall_s"])
+        res["eo/eo_local_job"] = _ratio(s["median_job_s"], local["median_job_s"])
     for peer in NET_WORKLOADS:
         p = summary.get(peer, {})
-        if peer != SUBJECT and p.get("ok"):
+        if peer != SUBJECT and p.get("ok") and p.get("requests"):
             res[f"eo/{peer}_time"] = _ratio(s["median_wall_s"], p["median_wall_s"])
             res[f"eo/{peer}_job"] = _ratio(s["median_job_s"], p["median_job_s"])
             res[f"eo/{peer}_requests"] = _ratio(s["requests"], p["requests"])
@@ -163,7 +173,8 @@ def table(summary: dict[str, dict[str, Any]], floor: dict[str, float]) -> str:
             f"{s['peak_rss_mb']:>9.0f}{job / floor['floor_s']:>9.2f}"
         )
     lines.append(
-        f"{'network floor':<16}{floor['floor_s']:>8.2f}{'':>8}{floor['requests']:>10d}{floor['bytes'] / 1e6:>8.1f}"
+        f"{'network floor':<16}{floor['floor_s']:>8.2f}{'':>8}{floor['requests']:>10d}"
+        f"{floor['bytes'] / 1e6:>8.1f}"
         f"   (transfer {floor['transfer_s']:.2f} s + latency {floor['latency_s']:.2f} s)"
     )
     return "\n".join(lines)
@@ -190,7 +201,8 @@ def _setting(
         remote = remote_catalog(catalog, link.url, Path(tmp))
         for k in range(args.repeat):
             for name in names:
-                run = measured_run(name, remote, outdir / f"{name}-{rtt:g}ms.tif", server, link, args.timeout)
+                source = catalog if name == LOCAL_REFERENCE else remote
+                run = measured_run(name, source, outdir / f"{name}-{rtt:g}ms.tif", server, link, args.timeout)
                 t = run["traffic"]
                 status = (
                     f"{run['wall_s']:7.2f} s {run['peak_rss_mb']:6.0f} MiB {t['requests']:5d} req "
@@ -201,7 +213,13 @@ def _setting(
                 print(f"[{rtt:g} ms round {k + 1}/{args.repeat}] {name:<12}{status}", flush=True)
                 runs.append(run)
     summary = summarise(runs)
-    return {"rtt_ms": rtt, "floor": floor, "runs": runs, "summary": summary, "ratios": compare(summary, floor)}
+    return {
+        "rtt_ms": rtt,
+        "floor": floor,
+        "runs": runs,
+        "summary": summary,
+        "ratios": compare(summary, floor),
+    }
 
 
 def _planning(args: Any, catalog: Path, server: Nginx, outdir: Path) -> dict[str, Any]:
@@ -223,7 +241,9 @@ def _planning(args: Any, catalog: Path, server: Nginx, outdir: Path) -> dict[str
                     )
                 else:
                     status = f"FAILED: {run['error']}"
-                print(f"[planning {args.planning_items} items round {k + 1}/{args.repeat}] {name:<15}{status}")
+                print(
+                    f"[planning {args.planning_items} items round {k + 1}/{args.repeat}] {name:<15}{status}"
+                )
                 runs.append(run)
     summary = {}
     for name in PLANNERS:

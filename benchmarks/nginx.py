@@ -94,7 +94,7 @@ def parse_log(text: str) -> Traffic:
     conns = set()
     for line in text.splitlines():
         head, _, rest = line.partition(' "')
-        request, _, tail = rest.partition('" ')
+        _, _, tail = rest.partition('" ')
         fields = tail.split(" ", 2)
         if len(fields) < 3:
             continue
@@ -122,12 +122,27 @@ class Nginx:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def mark(self) -> int:
-        """Current end of the access log (pass it to :meth:`since`)."""
+    def _size(self) -> int:
         return self.log.stat().st_size if self.log.exists() else 0
 
+    def settle(self, quiet_s: float = 0.03, timeout: float = 2.0) -> int:
+        """Wait until the log has not grown for ``quiet_s`` (nginx logs a request just after answering it)."""
+        size, deadline = self._size(), time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            now = self._size()
+            if now == size:
+                break
+            size = now
+        return size
+
+    def mark(self) -> int:
+        """Current end of the access log, once settled (pass it to :meth:`since`)."""
+        return self.settle()
+
     def since(self, mark: int) -> Traffic:
-        """Traffic logged after ``mark``."""
+        """Traffic logged after ``mark`` (waits for the log to settle first)."""
+        self.settle()
         with open(self.log, "rb") as f:
             f.seek(mark)
             return parse_log(f.read().decode("utf-8", "replace"))
@@ -145,9 +160,7 @@ def nginx(root: Path, port: int | None = None, startup_s: float = 10.0) -> Itera
         port = port or free_port()
         # as root, nginx's workers would switch to "nobody", who may not read the data directory
         user = "user root root;\n" if os.geteuid() == 0 else ""
-        conf = CONFIG.format(
-            user=user, run=run, port=port, root=Path(root).resolve(), log_format=LOG_FORMAT
-        )
+        conf = CONFIG.format(user=user, run=run, port=port, root=Path(root).resolve(), log_format=LOG_FORMAT)
         (run / "nginx.conf").write_text(conf)
         proc = subprocess.Popen(
             [exe, "-p", str(run), "-c", str(run / "nginx.conf"), "-e", str(run / "error.log")],

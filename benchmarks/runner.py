@@ -27,8 +27,11 @@ VARIANTS = {
 }
 #: Workloads only the network benchmark runs (``benchmarks.netbench``): name -> (module, extra arguments).
 NETWORK_ONLY = {
-    f"plan_{lib}": ("benchmarks.workloads.planning", ["--library", lib]) for lib in ("eo", "odc_stac", "stackstac")
+    f"plan_{lib}": ("benchmarks.workloads.planning", ["--library", lib])
+    for lib in ("eo", "odc_stac", "stackstac")
 }
+# eo_api on the local files, run beside the network workloads: the job's time with no network
+NETWORK_ONLY["eo_api_local"] = ("benchmarks.workloads.eo_api", [])
 
 
 @dataclass

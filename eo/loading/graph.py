@@ -97,7 +97,9 @@ def _read_slice(request: ChunkRequest, sources: tuple[Source, ...], out: np.ndar
                 break
 
 
-def time_groups(t_ranges: list[tuple[int, int]], slice_bytes: int, budget: int = READ_GROUP_BYTES) -> list[list[int]]:
+def time_groups(
+    t_ranges: list[tuple[int, int]], slice_bytes: int, budget: int = READ_GROUP_BYTES
+) -> list[list[int]]:
     """Consecutive time-chunk indices read by one task: as many as fit ``budget`` bytes (at least one)."""
     groups: list[list[int]] = []
     size = 0

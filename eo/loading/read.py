@@ -245,7 +245,6 @@ def read_source(
     dtype is ``into``'s is written straight into it and ``None`` is returned: the same values
     as pasting the pieces first-valid onto a ``fill``-ed slice, without the copies and masks.
     """
-
     from eo.config import REMOTE_OPEN_OPTIONS
     from eo.loading.io import is_remote
 
