@@ -122,8 +122,8 @@ def band_array(plan: BandPlan, geobox: GeoBox, chunks: tuple[int, int, int]) -> 
     y_ranges = chunk_ranges(geobox.shape[0], cy)
     x_ranges = chunk_ranges(geobox.shape[1], cx)
     per_chunk = chunk_sources(plan.sources, geobox, (cy, cx))
-    name = f"eo-load-{plan.var}-" + tokenize(plan, geobox, chunks)
-    read_name = f"eo-read-{plan.var}-" + tokenize(plan, geobox, chunks)
+    token = tokenize(plan, geobox, chunks)  # once: hashing every source of a long time series is not free
+    name, read_name = f"eo-load-{plan.var}-{token}", f"eo-read-{plan.var}-{token}"
     remote = any(is_remote(src.href) for sources in plan.sources for src in sources)
     # local files: one slice per task (a read there is decoding, which Dask's threads already keep busy)
     groups = time_groups(t_ranges, cy * cx * plan.dtype.itemsize, READ_GROUP_BYTES if remote else 0)
