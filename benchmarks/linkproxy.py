@@ -288,7 +288,11 @@ class Client(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
         if self.upstream is not None and self.upstream.transport is not None:
-            self.upstream.transport.close()
+            self.upstream.transport.close()  # its connection_lost frees the slots of unanswered requests
+        else:
+            while self.pending_done > 0:  # forwarded into the outbox of an upstream that never came
+                self.pending_done -= 1
+                self.link.release()
 
 
 async def serve(upstream_port: int, rtt: float, rate: float, concurrency: int, port: int = 0) -> None:
