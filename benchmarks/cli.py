@@ -21,7 +21,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("generate", "run"):
+    for name in ("generate", "run", "net"):
         s = sub.add_parser(name)
         s.add_argument("--size", type=int, default=5490, help="side in 10 m pixels (default 5490)")
         s.add_argument("--dates", type=int, default=6, help="number of acquisitions (default 6)")
@@ -53,6 +53,25 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-check", action="store_true", help="skip the output agreement check")
     r.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     r.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    n = sub.choices["net"]
+    n.add_argument("--repeat", type=int, default=3, help="rounds; workloads alternate within a round")
+    n.add_argument(
+        "--workloads",
+        default="eo_api,odc_stac,stackstac,eo_api_local",
+        help="comma-separated workloads (eo_api_local: eo_api on the local files, the no-network reference)",
+    )
+    n.add_argument(
+        "--latencies", default="5,20,60", help="round trips to add per request, ms (comma-separated)"
+    )
+    n.add_argument("--bandwidth", type=float, default=200.0, help="link capacity, MB/s (10^6 bytes)")
+    n.add_argument("--concurrency", type=int, default=32, help="requests the server serves at once")
+    n.add_argument(
+        "--planning-items", type=int, default=500, help="items of the catalogue-scale planning case (0: skip)"
+    )
+    n.add_argument("--planning-rtt", type=float, default=20.0, help="round trip of the planning case, ms")
+    n.add_argument("--no-check", action="store_true", help="skip the output agreement check")
+    n.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    n.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     return p
 
 
@@ -243,4 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         path = data.ensure_dataset(args.size, args.dates, args.seed, args.data_dir, force=args.force)
         print(path)
         return 0
+    if args.command == "net":
+        from benchmarks import netbench
+
+        return netbench.run(args)
     return run(args)

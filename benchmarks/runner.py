@@ -25,6 +25,13 @@ VARIANTS = {
     "eo_api_warm": ("eo_api", ["--jobs", "2"]),
     "eo_api_cluster_warm": ("eo_api", ["--cluster", "--jobs", "2"]),
 }
+#: Workloads only the network benchmark runs (``benchmarks.netbench``): name -> (module, extra arguments).
+NETWORK_ONLY = {
+    f"plan_{lib}": ("benchmarks.workloads.planning", ["--library", lib])
+    for lib in ("eo", "odc_stac", "stackstac")
+}
+# eo_api on the local files, run beside the network workloads: the job's time with no network
+NETWORK_ONLY["eo_api_local"] = ("benchmarks.workloads.eo_api", [])
 
 
 @dataclass
@@ -59,6 +66,9 @@ def _sample_tree(pid: int, stop: threading.Event, peak: list[float], interval: f
 
 
 def module_for(workload: str) -> tuple[str, list[str]]:
+    if workload in NETWORK_ONLY:
+        module, extra = NETWORK_ONLY[workload]
+        return module, list(extra)
     base, extra = VARIANTS.get(workload, (workload, []))
     if base not in WORKLOADS:
         raise KeyError(f"unknown workload {workload!r}; expected one of {[*WORKLOADS, *VARIANTS]}")

@@ -12,6 +12,7 @@ from affine import Affine
 
 from benchmarks import cli, runner
 from benchmarks.compare import agreement
+from benchmarks.nginx import nginx_binary
 from benchmarks.workloads import WORKLOADS
 
 
@@ -117,3 +118,126 @@ def test_peak_rss_is_the_workloads_own_not_the_harness_s(
     assert run.ok, run.error
     assert 1 < run.maxrss_mb < 150, run
     assert run.job_s == [0.25, 0.125]
+
+
+# --- the network benchmark: nginx on loopback behind the shaped link ---------------------------
+
+needs_nginx = pytest.mark.skipif(
+    nginx_binary() is None,
+    reason="nginx is not installed (Debian: apt-get install -y nginx; .ci/run installs it)",
+)
+
+
+@needs_nginx
+def test_network_harness_counts_requests_and_eo_agrees_with_the_floor(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = cli.main(
+        [
+            "net",
+            "--size",
+            "512",
+            "--dates",
+            "2",
+            "--repeat",
+            "1",
+            "--latencies",
+            "5",
+            "--workloads",
+            "eo_api,odc_stac",
+            "--planning-items",
+            "12",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--results-dir",
+            str(tmp_path / "results"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    [result_json] = (tmp_path / "results").glob("*-net-*.json")
+    result = json.loads(result_json.read_text())
+    need = result["need"]
+    # 2 dates x (red, nir, SCL), one 512-px block each: 6 blocks, one range and one header per file
+    assert need["files"] == 6 and need["blocks"] == 6 and need["requests"] == 12
+    [setting] = result["settings"]
+    assert setting["rtt_ms"] == 5 and setting["floor"]["floor_s"] > 0
+    for name in ("eo_api", "odc_stac"):
+        s = setting["summary"][name]
+        assert s["ok"], s
+        [run] = [r for r in setting["runs"] if r["workload"] == name]
+        # nginx's log and the proxy count the same requests, independently
+        assert run["traffic"]["requests"] == run["link"]["requests"] > 0
+        assert set(run["traffic"]["status"]) <= {"200", "206"}
+        # every needed block crossed the link, and not much more
+        assert need["block_bytes"] <= run["traffic"]["bytes"] <= 2 * need["bytes"] + 200_000
+        assert run["link"]["bytes_down"] >= run["traffic"]["bytes"]
+    eo_run = setting["summary"]["eo_api"]
+    assert eo_run["requests"] <= setting["summary"]["odc_stac"]["requests"]
+    assert setting["ratios"]["eo/floor_job"] > 0
+    agree = setting["agreement"]
+    assert agree["ok"] and agree["results"]["eo_api"]["max_abs_diff"] == 0
+    assert agree["results"]["eo_api"]["mask_mismatch"] == 0
+    plan = result["planning"]["summary"]["plan_eo"]
+    assert plan["ok"] and plan["requests"] == 0 and plan["tasks"] > 12
+    assert "eo_api agrees with the local floor" in out
+
+
+@needs_nginx
+def test_link_proxy_delays_each_request_and_caps_the_bandwidth(tmp_path: Path) -> None:
+    import http.client
+    import time
+
+    from benchmarks.netbench import shaped_link
+    from benchmarks.nginx import nginx
+
+    (tmp_path / "blob.bin").write_bytes(np.random.default_rng(1).bytes(3_000_000))
+    rtt, rate = 0.05, 10.0  # 50 ms, 10 MB/s
+    with nginx(tmp_path) as server, shaped_link(server.port, rtt * 1e3, rate, 4) as link:
+        mark = server.mark()
+        conn = http.client.HTTPConnection("127.0.0.1", link.port, timeout=30)
+        t0 = time.perf_counter()
+        conn.request("GET", "/blob.bin", headers={"Range": "bytes=0-999"})
+        first = conn.getresponse()
+        assert first.status == 206 and len(first.read()) == 1000
+        t1 = time.perf_counter()
+        conn.request("GET", "/blob.bin", headers={"Range": "bytes=1000-1999"})  # same connection
+        assert len(conn.getresponse().read()) == 1000
+        t2 = time.perf_counter()
+        conn.request("GET", "/blob.bin")
+        assert len(conn.getresponse().read()) == 3_000_000
+        t3 = time.perf_counter()
+        conn.close()
+        stats = link.stats()
+        traffic = server.since(mark)
+    assert 2 * rtt <= t1 - t0 < 2 * rtt + 0.5  # handshake + request on a new connection
+    assert rtt <= t2 - t1 < rtt + 0.5  # keep-alive: the request's round trip only
+    assert t3 - t2 >= rtt + 3_000_000 / (rate * 1e6) * 0.9  # 0.3 s at 10 MB/s
+    assert stats["connections"] == 1 and stats["requests"] == 3
+    assert traffic.requests == 3 and traffic.ranged == 2 and traffic.full == 1
+    assert traffic.connections == 1 and traffic.bytes_sent >= 3_002_000
+
+
+@needs_nginx
+def test_eo_reads_over_http_exactly_as_from_disk_whatever_the_chunks(tmp_path: Path) -> None:
+    import eo
+    from benchmarks import data
+    from benchmarks.netdata import remote_catalog
+    from benchmarks.nginx import nginx
+    from benchmarks.workloads._common import load_items
+
+    catalog = data.ensure_dataset(600, 3, 0, tmp_path / "data")
+    local = eo.load(load_items(catalog), bands=["red", "qa"], resolution=10, chunks=-1).compute()
+    with nginx(catalog.parent) as server:
+        mark = server.mark()
+        remote_items = load_items(remote_catalog(catalog, server.url, tmp_path / "remote"))
+        for chunks in ({"time": 1, "y": 256, "x": 256}, {"time": 2, "y": 600, "x": 200}, -1):
+            ds = eo.load(remote_items, bands=["red", "qa"], resolution=10, chunks=chunks)
+            if chunks != -1:  # time slices of a spatial chunk are read by one task, in parallel
+                assert any(str(k[0]).startswith("eo-read-") for k in dict(ds.red.data.__dask_graph__()))
+            got = ds.compute()
+            for var in ("red", "qa"):
+                assert got[var].dtype == local[var].dtype
+                np.testing.assert_array_equal(got[var].values, local[var].values)
+        traffic = server.since(mark)
+    assert traffic.requests > 0 and set(traffic.status) <= {"200", "206"}

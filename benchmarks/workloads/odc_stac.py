@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     items = load_items(args.catalog)
     t0 = time.perf_counter()
+    if items[0].assets["red"].href.startswith(("http://", "https://")):
+        # odc-stac's documented set-up for reading from the cloud (GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR,
+        # GDAL_HTTP_MAX_RETRY=10, GDAL_HTTP_RETRY_DELAY=0.5), as its users call it
+        odc.stac.configure_rio(cloud_defaults=True)
     crs, shape, transform = first_grid(items[0])
     from affine import Affine
 

@@ -71,8 +71,11 @@ def _key(href: str) -> tuple[Any, ...] | None:
     return ("local", href, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def with_dataset(href: str, action: Callable[[Any], Any]) -> Any:
+def with_dataset(href: str, action: Callable[[Any], Any], **open_options: str) -> Any:
     """Run ``action(dataset)`` on an open rasterio dataset of ``href`` (opened or reused).
+
+    ``open_options`` are GDAL open options used when the dataset is opened here (a cached
+    handle keeps those it was opened with; a caller passes the same options for an href).
 
     Must run under :func:`eo.config.gdal_env` (the options a dataset is opened with are the
     ones in force at its first use).  An error inside ``action`` closes and forgets the
@@ -80,7 +83,7 @@ def with_dataset(href: str, action: Callable[[Any], Any]) -> Any:
     """
     key = _key(href)
     if key is None:  # let rasterio raise its usual "No such file" error
-        with rasterio.open(href) as rdr:
+        with rasterio.open(href, **open_options) as rdr:
             return action(rdr)
     cache = _cache()
     now = time.monotonic()
@@ -89,7 +92,7 @@ def with_dataset(href: str, action: Callable[[Any], Any]) -> Any:
         _close(cache.pop(key)[0])
         entry = None
     if entry is None:
-        entry = (rasterio.open(href), now)
+        entry = (rasterio.open(href, **open_options), now)
         cache[key] = entry
         while len(cache) > _per_thread_cap():
             _close(cache.popitem(last=False)[1][0])

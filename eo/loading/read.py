@@ -181,10 +181,14 @@ def read_source(
     dtype is ``into``'s is written straight into it and ``None`` is returned: the same values
     as pasting the pieces first-valid onto a ``fill``-ed slice, without the copies and masks.
     """
+    from eo.config import REMOTE_OPEN_OPTIONS
+    from eo.loading.io import is_remote
+
+    options = REMOTE_OPEN_OPTIONS if is_remote(source.href) else {}
 
     def action() -> list[Piece] | None:
         return with_dataset(
-            source.href, lambda rdr: _read_open(rdr, source, grid, window, resampling, into, fill)
+            source.href, lambda rdr: _read_open(rdr, source, grid, window, resampling, into, fill), **options
         )
 
     return with_retries(source, action, policy)
