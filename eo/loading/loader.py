@@ -230,7 +230,8 @@ def load(
         time slices, then 1536, 1024 and (from 33 slices) 512, so that a float32 stack of all
         time slices of one spatial chunk (what a temporal composite holds) stays within
         128 MiB: peak memory follows the chunk budget, not the number of dates (see
-        :func:`eo.loading.plan.default_side`); an int (y and x, one time slice per chunk);
+        :func:`eo.loading.plan.default_side`); from 33 slices on, 16 slices per chunk keep the graph
+        of a long series small (500 dates: 16x fewer tasks); an int (y and x, one time slice per chunk);
         ``-1`` (one chunk); or a dict of ``time``/``y``/``x`` (``-1`` = whole dimension, a
         missing key takes 1 / 2048).  The sizes are multiples of the 512/1024 COG tiles;
         2048 x 2048 uint16 is 8 MiB per chunk.

@@ -36,6 +36,12 @@ DEFAULT_CHUNKS: dict[str, int] = {"time": 1, "y": 2048, "x": 2048}
 STACK_BUDGET = 128 * 2**20
 #: Granularity and lower bound of default spatial chunks (pixels; a COG tile size).
 CHUNK_STEP = 512
+#: Time slices per default chunk once the spatial side is at its floor (more than 32 slices): a long
+#: time series in one-slice chunks makes a graph of n_time x chunks tasks (500 dates of a 5490^2 tile:
+#: 787,000 tasks and 17 s to build the NDVI-median graph; 16 slices: 51,000 tasks, 3.3 s).  A
+#: temporal composite holds every slice of a spatial chunk whatever the time chunks, so its memory
+#: does not change; a read task reads its 16 slices (remote ones side by side, eo.loading.io).
+LONG_SERIES_TIME_CHUNK = 16
 #: Output pixels added around a source's footprint when deciding which chunks it touches
 #: (resampling kernels reach past the footprint).
 FOOTPRINT_PAD = 2
@@ -73,14 +79,16 @@ def default_side(n_time: int) -> int:
 def normalise_chunks(chunks: Any, n_time: int, shape: tuple[int, int]) -> tuple[int, int, int]:
     """``(time, y, x)`` chunk sizes from ``None`` (defaults), an int (y and x), ``-1`` or a dict.
 
-    ``None``: one time slice and :func:`default_side` pixels (fewer with many time slices).
+    ``None``: one time slice and :func:`default_side` pixels (fewer with many time slices); beyond
+    32 slices, :data:`LONG_SERIES_TIME_CHUNK` slices per chunk.
 
     ``-1`` (alone or as a dict value) means the whole extent of that dimension.
     """
     full = {"time": max(n_time, 1), "y": shape[0], "x": shape[1]}
     if chunks is None:
         side = default_side(n_time)
-        spec: dict[str, Any] = {"time": DEFAULT_CHUNKS["time"], "y": side, "x": side}
+        t = DEFAULT_CHUNKS["time"] if side > CHUNK_STEP or n_time <= 32 else LONG_SERIES_TIME_CHUNK
+        spec: dict[str, Any] = {"time": t, "y": side, "x": side}
     elif isinstance(chunks, bool):
         raise InputError(f"chunks={chunks!r}: expected None, an int, -1 or a dict like {DEFAULT_CHUNKS}")
     elif isinstance(chunks, int):
