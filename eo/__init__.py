@@ -33,22 +33,27 @@ _LAZY = {
     "list_indices": "eo.spectral",
     "composite": "eo.compositing",
     "write_cog": "eo.io.cog",
+    "zonal_stats": "eo.analysis",
+    "time_series": "eo.analysis",
+    "plot": "eo.plot",
     "errors": "eo.errors",
 }
+#: Lazy names that are modules, not functions of a module.
+_MODULES = {"errors", "plot"}
 
 __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        if name != "errors" and _LAZY[name] not in sys.modules:
+        if name not in _MODULES and _LAZY[name] not in sys.modules:
             # first use of the processing API: a distributed Client's workers import the same
             # modules meanwhile (eo.workers)
             from eo.workers import prime_active
 
             prime_active()
         module = importlib.import_module(_LAZY[name])
-        return module if name == "errors" else getattr(module, name)
+        return module if name in _MODULES else getattr(module, name)
     raise AttributeError(f"module 'eo' has no attribute {name!r}")
 
 
