@@ -69,10 +69,10 @@ def as_dataset(data: xr.DataArray | xr.Dataset) -> tuple[xr.Dataset, Any, tuple[
     return xr.Dataset(out), geobox, (ydim, xdim)
 
 
-def masked_values(da: xr.DataArray) -> xr.DataArray:
-    """float64 values with NaN where masked (non-finite, or equal to the ``nodata`` attribute); lazy."""
+def masked_values(da: xr.DataArray, dtype: Any = np.float64) -> xr.DataArray:
+    """Float values (float64) with NaN where masked (non-finite, or equal to the ``nodata`` attribute); lazy."""
     nodata = da.attrs.get("nodata")
-    out = da.reset_coords(drop=True).astype(np.float64)
+    out = da.reset_coords(drop=True).astype(dtype)
     if nodata is not None and not np.isnan(float(nodata)):
         out = out.where(da.reset_coords(drop=True) != nodata)
     return out.where(np.isfinite(out))

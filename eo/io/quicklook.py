@@ -2,8 +2,8 @@
 
 The image is read decimated: from a COG's overviews (a path) or by block-averaging a DataArray
 (``coarsen(...).mean()``, NaN ignored) so at most ``max_size`` pixels span the longer side.
-Colours come from matplotlib's colormap ``cmap`` when matplotlib is installed, else from a
-built-in red-yellow-green ramp.  Written with rasterio's PNG driver, atomically.
+Colours come from :mod:`eo.plot.render` (matplotlib's colormap ``cmap`` when matplotlib is
+installed, else a built-in red-yellow-green ramp), as in :mod:`eo.plot`'s figures.  Written with rasterio's PNG driver, atomically.
 """
 
 from __future__ import annotations
@@ -20,28 +20,9 @@ from rasterio.enums import Resampling
 
 from eo.errors import InputError
 from eo.io.atomic import atomic_path
+from eo.plot.render import colormap_lut, colorize, limits
 
-#: Anchor colours (RGB) of the built-in ramp: ColorBrewer RdYlGn ends and middle.
-_RAMP = np.array([[215, 48, 39], [255, 255, 191], [26, 152, 80]], dtype=float)
-
-
-def colormap_lut(cmap: str = "RdYlGn") -> np.ndarray:
-    """Return a ``(256, 4)`` uint8 RGBA lookup table for ``cmap`` (matplotlib's, else the built-in ramp)."""
-    try:
-        import matplotlib
-
-        colors = matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))
-        return np.round(colors * 255).astype(np.uint8)
-    except ImportError:
-        pass
-    except KeyError as err:
-        raise InputError(
-            f"unknown colormap {cmap!r}; pass a matplotlib colormap name such as 'viridis'"
-        ) from err
-    pos = np.linspace(0.0, 1.0, 256) * (len(_RAMP) - 1)
-    rgb = np.stack([np.interp(pos, np.arange(len(_RAMP)), _RAMP[:, c]) for c in range(3)], axis=1)
-    return np.concatenate([np.round(rgb), np.full((256, 1), 255.0)], axis=1).astype(np.uint8)
-
+__all__ = ["colormap_lut", "rgba", "write_quicklook"]
 
 def _read_file(path: Path, max_size: int) -> np.ndarray:
     with rasterio.open(path) as src:
@@ -64,20 +45,11 @@ def _read_array(da: xr.DataArray, max_size: int) -> np.ndarray:
 def rgba(values: np.ndarray, vmin: float | None, vmax: float | None, cmap: str) -> np.ndarray:
     """Colour-map a 2-D float array to ``(4, y, x)`` uint8 RGBA; NaN -> alpha 0.
 
-    ``vmin``/``vmax`` default to the 2nd/98th percentiles of the finite values.
+    ``vmin``/``vmax`` default to the 2nd/98th percentiles of the finite values.  The colours
+    are :func:`eo.plot.render.colorize`'s, the same as :func:`eo.plot.index` draws.
     """
-    finite = np.isfinite(values)
-    if finite.any():
-        lo, hi = np.percentile(values[finite], [2, 98])
-    else:
-        lo, hi = 0.0, 1.0
-    lo = float(lo if vmin is None else vmin)
-    hi = float(hi if vmax is None else vmax)
-    scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    index = np.clip(np.nan_to_num((values - lo) * scale, nan=0.0), 0, 255).astype(np.uint8)
-    out = colormap_lut(cmap)[index]
-    out[..., 3] = np.where(finite, out[..., 3], 0)
-    return np.moveaxis(out, -1, 0)
+    lo, hi = limits(values, vmin, vmax)
+    return np.moveaxis(colorize(values, lo, hi, cmap), -1, 0)
 
 
 def write_quicklook(
