@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from eo.analysis.rasterize import _burn, _chunk_starts
+from eo.analysis.rasterize import burn, chunk_starts
 from eo.analysis.stats import ZONE_DIM
 
 
@@ -51,7 +51,7 @@ def pixel_windows(geobox: GeoBox, geoms: Sequence[Any]) -> np.ndarray:
 
 def _cohorts(windows: np.ndarray, chunks: tuple[Sequence[int], Sequence[int]]) -> dict[tuple[int, int], np.ndarray]:
     inside = (windows[:, 0] < windows[:, 1]) & (windows[:, 2] < windows[:, 3])
-    ys, xs = np.asarray(_chunk_starts(chunks[0])), np.asarray(_chunk_starts(chunks[1]))
+    ys, xs = np.asarray(chunk_starts(chunks[0])), np.asarray(chunk_starts(chunks[1]))
     cy = (windows[:, 0] + windows[:, 1]) // 2
     cx = (windows[:, 2] + windows[:, 3]) // 2
     ci = np.searchsorted(ys, cy, side="right") - 1
@@ -78,7 +78,7 @@ def _window_quantiles(
     out = np.full((*block.shape[:-2], len(qs), n), np.nan)
     for lay in np.unique(layers).tolist():
         idx = np.flatnonzero(layers == lay)
-        labels = _burn(shape, affine, [geoms[i] for i in idx], idx.tolist(), all_touched)
+        labels = burn(shape, affine, [geoms[i] for i in idx], idx.tolist(), all_touched)
         if not (labels >= 0).any():
             continue
         res, _ = groupby_reduce(

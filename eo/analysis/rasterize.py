@@ -1,9 +1,9 @@
-"""Zones onto the data's own pixel grid, chunk by chunk: label (and coverage) arrays as Dask arrays.
+"""Zones onto the data's own pixel grid, one chunk at a time: labels and coverage fractions.
 
-Each Dask block is one chunk of the data's ``(y, x)`` grid; its task rasterises only the zones
-whose bounds meet that chunk (``rasterio.features.rasterize`` on the chunk's geobox), so memory
-is bounded by the chunk, never by the raster.  Zone ``k`` (its position in the zone table) burns
-label ``k``; ``-1`` is "no zone".
+A chunk's task rasterises only the zones whose bounds meet that chunk (``rasterio.features.
+rasterize`` on the chunk's geobox, :func:`burn`), so memory is bounded by the chunk, never by
+the raster.  Zone ``k`` (its position in the zone table) burns label ``k``; ``-1`` is "no zone".
+:mod:`eo.analysis.pixels` builds the Dask graph from these pieces.
 
 One label array cannot hold overlapping zones, so zones are split into **layers** in which no
 two zones can claim the same pixel (:func:`assign_layers`, a greedy colouring of the conflict
@@ -24,16 +24,19 @@ well-kept C++ library) on each chunk's grid.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from itertools import product
 from typing import Any
 
-import dask.array as da
 import numpy as np
-from dask.highlevelgraph import HighLevelGraph
 from odc.geo.geobox import GeoBox
 
 Rule = str  # "centre", "touched", "area"
+#: rasterio's rasterize, run from several threads at once, now and then warns NotGeoreferencedWarning
+#: on its in-memory dataset (a race in rasterio; odc-geo issue 131 sees it in reprojection): one at a
+#: time per process (a chunk's rasterisation takes milliseconds).
+_RASTERIZE = threading.Lock()
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
@@ -73,7 +76,7 @@ def assign_layers(geoms: Any, rule: Rule, pixel_diagonal: float) -> np.ndarray:
     return layer
 
 
-def _chunk_starts(chunks: Sequence[int]) -> list[int]:
+def chunk_starts(chunks: Sequence[int]) -> list[int]:
     return [0, *np.cumsum(chunks).tolist()]
 
 
@@ -84,7 +87,7 @@ def chunk_zones(
     import shapely
 
     tree = shapely.STRtree(np.asarray(geoms, dtype=object))
-    ys, xs = _chunk_starts(chunks[0]), _chunk_starts(chunks[1])
+    ys, xs = chunk_starts(chunks[0]), chunk_starts(chunks[1])
     out = {}
     for i, j in product(range(len(chunks[0])), range(len(chunks[1]))):
         sub = geobox[ys[i] : ys[i + 1], xs[j] : xs[j + 1]]
@@ -95,24 +98,25 @@ def chunk_zones(
     return out
 
 
-def _burn(
+def burn(
     shape: tuple[int, int], affine: Any, geoms: Sequence[Any], labels: Sequence[int], all_touched: bool
 ) -> np.ndarray:
     if not len(geoms):
         return np.full(shape, -1, dtype=np.int32)
     from rasterio.features import rasterize
 
-    return rasterize(
-        zip(geoms, labels),
-        out_shape=shape,
-        transform=affine,
-        fill=-1,
-        all_touched=all_touched,
-        dtype="int32",
-    )
+    with _RASTERIZE:
+        return rasterize(
+            zip(geoms, labels),
+            out_shape=shape,
+            transform=affine,
+            fill=-1,
+            all_touched=all_touched,
+            dtype="int32",
+        )
 
 
-def _coverage(
+def coverage(
     shape: tuple[int, int], affine: Any, wkt: str, geoms: Sequence[Any], labels: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     lab = np.full(shape, -1, dtype=np.int32)
@@ -147,94 +151,3 @@ def _coverage(
         flat_lab[cells[hit]] = props["label"]
         flat_cov[cells[hit]] = frac[hit]
     return lab, cov
-
-
-def _layer_tasks(
-    name: str,
-    geobox: GeoBox,
-    chunks: tuple[Sequence[int], Sequence[int]],
-    geoms: np.ndarray,
-    layer: np.ndarray,
-    margin: float,
-    make: Any,
-) -> tuple[dict[Any, Any], int]:
-    ys, xs = _chunk_starts(chunks[0]), _chunk_starts(chunks[1])
-    hits = chunk_zones(geobox, chunks, geoms, margin)
-    nlayers = int(layer.max()) + 1 if len(layer) else 1
-    empty = np.empty(0, dtype=np.int64)
-    dsk: dict[Any, Any] = {}
-    for lay, i, j in product(range(nlayers), range(len(chunks[0])), range(len(chunks[1]))):
-        sub = geobox[ys[i] : ys[i + 1], xs[j] : xs[j + 1]]
-        idx = hits.get((i, j), empty)
-        idx = idx[layer[idx] == lay]
-        dsk[(name, lay, i, j)] = make(sub.shape.yx, sub.affine, list(geoms[idx]), idx.tolist())
-    return dsk, nlayers
-
-
-def label_layers(
-    geobox: GeoBox,
-    chunks: tuple[Sequence[int], Sequence[int]],
-    geoms: Any,
-    layer: np.ndarray,
-    *,
-    all_touched: bool = False,
-) -> da.Array:
-    """Lazy int32 ``(layer, y, x)`` labels of the zones (``-1`` outside), chunked like the data.
-
-    ``geoms`` are shapely geometries in the grid's CRS; ``layer`` from :func:`assign_layers`.
-    """
-    from dask.base import tokenize
-
-    geoms = np.asarray(geoms, dtype=object)
-    name = "eo-zone-labels-" + tokenize(geobox, chunks, [g.wkb for g in geoms], layer, all_touched)
-    res = float(max(abs(geobox.resolution.x), abs(geobox.resolution.y)))
-
-    def make(shape: Any, affine: Any, gs: list[Any], labels: list[int]) -> Any:
-        return (_expand, (_burn, shape, affine, gs, labels, all_touched))
-
-    dsk, nlayers = _layer_tasks(name, geobox, chunks, geoms, layer, res, make)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
-    full = ((1,) * nlayers, tuple(chunks[0]), tuple(chunks[1]))
-    return da.Array(graph, name, full, dtype=np.int32)
-
-
-def coverage_layers(
-    geobox: GeoBox, chunks: tuple[Sequence[int], Sequence[int]], geoms: Any, layer: np.ndarray
-) -> tuple[da.Array, da.Array]:
-    """Lazy ``(layer, y, x)`` labels (int32, ``-1`` outside) and coverage fractions (float32, 0..1).
-
-    A pixel carries a zone's label where the zone covers any part of it; the fraction is the
-    share of the pixel's area inside the zone (exactextract).  Zones must be polygonal.
-    """
-    from dask.base import tokenize
-
-    geoms = np.asarray(geoms, dtype=object)
-    token = tokenize(geobox, chunks, [g.wkb for g in geoms], layer)
-    pair, lab_name, cov_name = (f"eo-zone-{k}-{token}" for k in ("coverage-pair", "labels", "coverage"))
-    wkt = geobox.crs.to_wkt()
-    res = float(max(abs(geobox.resolution.x), abs(geobox.resolution.y)))
-
-    def make(shape: Any, affine: Any, gs: list[Any], labels: list[int]) -> Any:
-        return (_coverage, shape, affine, wkt, gs, labels)
-
-    pairs, nlayers = _layer_tasks(pair, geobox, chunks, geoms, layer, res, make)
-    graph = HighLevelGraph(
-        {
-            pair: pairs,
-            lab_name: {(lab_name, *key[1:]): (_item, key, 0) for key in pairs},
-            cov_name: {(cov_name, *key[1:]): (_item, key, 1) for key in pairs},
-        },
-        {pair: set(), lab_name: {pair}, cov_name: {pair}},
-    )
-    full = ((1,) * nlayers, tuple(chunks[0]), tuple(chunks[1]))
-    labels = da.Array(graph, lab_name, full, dtype=np.int32)
-    cover = da.Array(graph, cov_name, full, dtype=np.float32)
-    return labels, cover
-
-
-def _item(pair: tuple[np.ndarray, np.ndarray], k: int) -> np.ndarray:
-    return pair[k][np.newaxis]
-
-
-def _expand(block: np.ndarray) -> np.ndarray:
-    return block[np.newaxis]

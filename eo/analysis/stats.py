@@ -1,10 +1,9 @@
 """The zonal statistics, as a registry of named reductions over (values, zone labels[, weights]).
 
-Every decomposable statistic is a grouped reduction by flox (``flox.xarray.xarray_reduce``,
-``method="map-reduce"``): each chunk reduces to a ``(time, zone)`` partial result, partials are
-combined in a tree, so memory is bounded by chunks.  Values are float64 with NaN where the data
-is masked; labels ``(layer, y, x)`` come from :mod:`eo.analysis.rasterize` and the values are
-broadcast over the layers (a zone lives in exactly one layer).
+Every decomposable statistic is a grouped reduction by flox (``flox.groupby_reduce``,
+``method="map-reduce"``) along the zone-pixel axis of :mod:`eo.analysis.pixels`: each block
+reduces to a ``(time, zone)`` partial result, partials are combined in a tree, so memory is
+bounded by chunks.  Values are float64 with NaN where the data is masked.
 
 Unweighted (a pixel belongs to a zone or not):
 
@@ -33,8 +32,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import dask.array as da
 import numpy as np
-import xarray as xr
 
 from eo.errors import UnknownMethodError
 
@@ -57,39 +56,50 @@ def quantile_of(stat: str) -> float | None:
 
 
 class Reducer:
-    """Grouped reductions of one variable's values by zone, each primitive computed once (lazy)."""
+    """Grouped reductions of one variable's zone-pixel values by zone, each primitive built once (lazy).
 
-    def __init__(
-        self, values: xr.DataArray, labels: xr.DataArray, weights: xr.DataArray | None, nzones: int
-    ) -> None:
+    ``values`` is ``([time,] pixel)`` float64 (NaN: masked or padding), ``labels`` ``(pixel,)``
+    int32 (``-1``: padding), ``weights`` ``(pixel,)`` float32 coverage fractions or None; see
+    :mod:`eo.analysis.pixels`.  Results are Dask arrays ``([time,] zone)``; those that do not
+    depend on the values (``pixels``) are ``(zone,)``.
+    """
+
+    def __init__(self, values: da.Array, labels: da.Array, weights: da.Array | None, nzones: int) -> None:
         self.values, self.labels, self.weights = values, labels, weights
         self.groups = np.arange(nzones)
-        self._cache: dict[str, xr.DataArray] = {}
+        self._cache: dict[str, da.Array] = {}
 
-    def reduce(self, array: xr.DataArray, func: str, fill_value: Any = np.nan) -> xr.DataArray:
-        from flox.xarray import xarray_reduce
+    def reduce(self, array: da.Array, func: str, fill_value: Any = np.nan) -> da.Array:
+        from flox import groupby_reduce
 
-        out = xarray_reduce(
+        out, _ = groupby_reduce(
             array,
             self.labels,
             func=func,
             expected_groups=self.groups,
+            axis=-1,
             fill_value=fill_value,
             method="map-reduce",
         )
-        return out.rename({self.labels.name: ZONE_DIM}) if self.labels.name != ZONE_DIM else out
+        return out
 
-    def primitive(self, key: str) -> xr.DataArray:
+    def primitive(self, key: str) -> da.Array:
         if key not in self._cache:
             self._cache[key] = PRIMITIVES[key](self)
         return self._cache[key]
 
+    @property
+    def w(self) -> da.Array:
+        if self.weights is None:
+            raise AssertionError("weighted statistic without weights")
+        return self.weights
 
-def _valid(r: Reducer) -> xr.DataArray:
-    return r.values.notnull()
+
+def _valid(r: Reducer) -> da.Array:
+    return ~da.isnan(r.values)
 
 
-PRIMITIVES: dict[str, Callable[[Reducer], xr.DataArray]] = {
+PRIMITIVES: dict[str, Callable[[Reducer], da.Array]] = {
     "count": lambda r: r.reduce(r.values, "count", 0),
     "pixels": lambda r: r.reduce((r.labels >= 0).astype(np.int64), "sum", 0),
     "sum": lambda r: r.reduce(r.values, "nansum", 0.0),
@@ -98,45 +108,49 @@ PRIMITIVES: dict[str, Callable[[Reducer], xr.DataArray]] = {
     "min": lambda r: r.reduce(r.values, "nanmin"),
     "max": lambda r: r.reduce(r.values, "nanmax"),
     # weighted: sums of w, w*v, w*v^2 over valid pixels, and of w over all pixels
-    "w_count": lambda r: r.reduce(r.weights.where(_valid(r), 0.0), "sum", 0.0),  # type: ignore[union-attr]
-    "w_pixels": lambda r: r.reduce(r.weights, "sum", 0.0),  # type: ignore[arg-type]
-    "w_sum": lambda r: r.reduce(r.values * r.weights, "nansum", 0.0),
-    "w_sum2": lambda r: r.reduce(r.values**2 * r.weights, "nansum", 0.0),
-    "w_min": lambda r: r.reduce(r.values.where(r.weights > 0), "nanmin"),
-    "w_max": lambda r: r.reduce(r.values.where(r.weights > 0), "nanmax"),
+    "w_count": lambda r: r.reduce(da.where(_valid(r), r.w, np.float32(0)), "sum", 0.0),
+    "w_pixels": lambda r: r.reduce(r.w.astype(np.float64), "sum", 0.0),
+    "w_sum": lambda r: r.reduce(r.values * r.w, "nansum", 0.0),
+    "w_sum2": lambda r: r.reduce(r.values * r.values * r.w, "nansum", 0.0),
+    "w_min": lambda r: r.reduce(da.where(r.w > 0, r.values, np.nan), "nanmin"),
+    "w_max": lambda r: r.reduce(da.where(r.w > 0, r.values, np.nan), "nanmax"),
 }
 
 
-def _ratio(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
-    return (num / den.where(den > 0)).astype(np.float64)
+def _ratio(num: da.Array, den: da.Array) -> da.Array:
+    return da.where(den > 0, num / da.where(den > 0, den, 1), np.nan).astype(np.float64)
 
 
-def _w_mean(r: Reducer) -> xr.DataArray:
+def _w_mean(r: Reducer) -> da.Array:
     return _ratio(r.primitive("w_sum"), r.primitive("w_count"))
 
 
-def _w_std(r: Reducer) -> xr.DataArray:
+def _w_std(r: Reducer) -> da.Array:
     mean = _w_mean(r)
     var = _ratio(r.primitive("w_sum2"), r.primitive("w_count")) - mean**2
-    return np.sqrt(var.clip(min=0.0))
+    return da.sqrt(da.clip(var, 0.0, None))
 
 
-UNWEIGHTED: dict[str, Callable[[Reducer], xr.DataArray]] = {
+def _nan_unless(x: da.Array, n: da.Array) -> da.Array:
+    return da.where(n > 0, x, np.nan)
+
+
+UNWEIGHTED: dict[str, Callable[[Reducer], da.Array]] = {
     "count": lambda r: r.primitive("count").astype(np.int64),
     "pixels": lambda r: r.primitive("pixels").astype(np.int64),
     "valid_fraction": lambda r: _ratio(r.primitive("count"), r.primitive("pixels")),
-    "sum": lambda r: r.primitive("sum").where(r.primitive("count") > 0),
+    "sum": lambda r: _nan_unless(r.primitive("sum"), r.primitive("count")),
     "mean": lambda r: r.primitive("mean"),
     "std": lambda r: r.primitive("std"),
     "min": lambda r: r.primitive("min"),
     "max": lambda r: r.primitive("max"),
 }
 
-WEIGHTED: dict[str, Callable[[Reducer], xr.DataArray]] = {
+WEIGHTED: dict[str, Callable[[Reducer], da.Array]] = {
     "count": lambda r: r.primitive("w_count").astype(np.float64),
     "pixels": lambda r: r.primitive("w_pixels").astype(np.float64),
     "valid_fraction": lambda r: _ratio(r.primitive("w_count"), r.primitive("w_pixels")),
-    "sum": lambda r: r.primitive("w_sum").where(r.primitive("w_count") > 0),
+    "sum": lambda r: _nan_unless(r.primitive("w_sum"), r.primitive("w_count")),
     "mean": _w_mean,
     "std": _w_std,
     "min": lambda r: r.primitive("w_min"),

@@ -2,7 +2,8 @@
 
 The pieces: zones are normalised and reprojected to the data's CRS (:mod:`eo.analysis.vector`),
 split into non-overlapping layers and rasterised chunk by chunk (:mod:`eo.analysis.rasterize`),
-reduced by zone with flox (:mod:`eo.analysis.stats`; quantiles in :mod:`eo.analysis.quantiles`),
+their pixels gathered onto one zone-pixel axis (:mod:`eo.analysis.pixels`), reduced by zone
+with flox (:mod:`eo.analysis.stats`; quantiles in :mod:`eo.analysis.quantiles`),
 and the ``(variable, [time,] zone)`` result computed once and laid out as a tidy table
 (:mod:`eo.analysis.tables`).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -91,22 +93,6 @@ def _rule(all_touched: bool, weights: str | None) -> str:
     return "area"
 
 
-def zone_labels(
-    geobox: Any, dims: tuple[str, str], chunks: Any, geoms: np.ndarray, rule: str
-) -> tuple[xr.DataArray, xr.DataArray | None, np.ndarray]:
-    """(labels, weights or None, layer of each zone); labels and weights lazy ``(layer, y, x)``."""
-    from eo.analysis.rasterize import assign_layers, coverage_layers, label_layers
-
-    res = geobox.resolution
-    layer = assign_layers(geoms, rule, float(np.hypot(res.x, res.y)))
-    full = ("layer", *dims)
-    if rule == "area":
-        lab, cov = coverage_layers(geobox, chunks, geoms, layer)
-        return xr.DataArray(lab, dims=full, name=ZONE_DIM), xr.DataArray(cov, dims=full), layer
-    lab = label_layers(geobox, chunks, geoms, layer, all_touched=rule == "touched")
-    return xr.DataArray(lab, dims=full, name=ZONE_DIM), None, layer
-
-
 def _warn_outside(geobox: Any, zones: Any, geoms: np.ndarray) -> None:
     import shapely
 
@@ -132,7 +118,9 @@ def zonal_cube(
     **read: Any,
 ) -> tuple[xr.Dataset, Any]:
     """The lazy ``(variable, [time,] zone)`` Dataset of statistics, and the zones (read, in their CRS)."""
+    from eo.analysis.pixels import zone_pixels
     from eo.analysis.quantiles import zonal_quantiles
+    from eo.analysis.rasterize import assign_layers
     from eo.analysis.vector import read_zones
 
     rule = _rule(all_touched, weights)
@@ -153,17 +141,28 @@ def zonal_cube(
             )
     _warn_outside(geobox, zones, geoms)
     first = ds[next(iter(ds.data_vars))]
-    labels, cover, layer = zone_labels(geobox, (ydim, xdim), first.chunks[-2:], geoms, rule)
+    res = geobox.resolution
+    layer = assign_layers(geoms, rule, float(np.hypot(res.x, res.y)))
+    pixels = zone_pixels(geobox, first.chunks[-2:], geoms, layer, rule)
+    labels, cover = pixels.labels, (pixels.weights if rule == "area" else None)
     table = WEIGHTED if rule == "area" else UNWEIGHTED
     qstats = [s for s in names if s not in table]
     per_var = []
     for name in ds.data_vars:
-        values = masked_values(ds[name])
-        r = Reducer(values, labels, cover, len(geoms))
-        out = {s: table[s](r) for s in names if s in table}
+        var = ds[name]
+        lead = [d for d in var.dims if d not in (ydim, xdim)]
+        coords = {d: var.coords[d] for d in lead}
+        nodata = var.attrs.get("nodata")
+        r = Reducer(pixels.gather(var.data, None if nodata is None else float(nodata)), labels, cover, len(geoms))
+        out = {}
+        for s in names:
+            if s in table:
+                arr = table[s](r)
+                arr = da.broadcast_to(arr, (*var.shape[: len(lead)], len(geoms)))
+                out[s] = xr.DataArray(arr, dims=(*lead, ZONE_DIM), coords=coords)
         if qstats:
             qs = [float(quantile_of(s)) for s in qstats]  # type: ignore[arg-type]
-            q = zonal_quantiles(values, geobox, geoms, layer, qs, all_touched=rule == "touched")
+            q = zonal_quantiles(masked_values(var), geobox, geoms, layer, qs, all_touched=rule == "touched")
             out |= {s: q.isel(quantile=i, drop=True) for i, s in enumerate(qstats)}
         per_var.append(xr.Dataset({s: out[s] for s in names}))
     cube = xr.concat(per_var, dim=xr.Variable("variable", list(ds.data_vars)), coords="minimal")
