@@ -21,8 +21,11 @@ def _buffered(points: Any, metres: float, data_crs: Any) -> Any:
     """Buffer geometries by ``metres`` on the ground: in the data's CRS if it is in metres, else in UTM."""
     if metres <= 0:
         raise InputError(f"buffer must be a positive distance in metres, got {metres}")
-    crs = data_crs if data_crs.is_projected and data_crs.units == "m" else points.estimate_utm_crs()
-    local = points.to_crs(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+    from pyproj import CRS
+
+    grid = CRS.from_wkt(data_crs.to_wkt())
+    in_metres = grid.is_projected and all(a.unit_name in ("metre", "meter") for a in grid.axis_info)
+    local = points.to_crs(grid if in_metres else points.estimate_utm_crs())
     return local.set_geometry(local.geometry.buffer(metres))
 
 
