@@ -55,13 +55,18 @@ def _fields(geobox: Any, n: int = 40, seed: int = 3) -> gpd.GeoDataFrame:
     for _ in range(n):
         cx, cy = rng.uniform(x0 - 0.05 * w, x1), rng.uniform(y0, y1 + 0.05 * h)
         size = rng.uniform(0.01, 0.15) * w
-        pts = [(cx + size * np.cos(a), cy + size * 0.7 * np.sin(a)) for a in np.sort(rng.uniform(0, 2 * np.pi, 4))]
+        pts = [
+            (cx + size * np.cos(a), cy + size * 0.7 * np.sin(a))
+            for a in np.sort(rng.uniform(0, 2 * np.pi, 4))
+        ]
         geoms.append(shapely.Polygon(pts))
     centre = ((x0 + x1) / 2 + 3.3, (y0 + y1) / 2 + 7.1)
     geoms.append(shapely.Point(centre).buffer(0.3 * w))  # a big zone over many chunks
     geoms.append(shapely.Point(centre).buffer(0.1 * w))  # inside the big one: overlap
     geoms.append(shapely.box(x0 - 500, y0 - 500, x0 + 0.2 * w, y0 + 0.2 * h))  # corner, partly outside
-    return gpd.GeoDataFrame({"id": [f"z{k}" for k in range(len(geoms))]}, geometry=geoms, crs=geobox.crs.to_wkt())
+    return gpd.GeoDataFrame(
+        {"id": [f"z{k}" for k in range(len(geoms))]}, geometry=geoms, crs=geobox.crs.to_wkt()
+    )
 
 
 def _reference(zones: gpd.GeoDataFrame, href: str, all_touched: bool) -> pd.DataFrame:
@@ -90,11 +95,14 @@ def test_matches_rasterstats_on_real_scenes(scene: tuple[Any, str], all_touched:
     # zones that cross chunk boundaries are among those compared
     inv = ~ds.odc.geobox.affine
     blocks = [
-        {tuple(int(v) // CHUNK for v in inv * xy) for xy in shapely.get_coordinates(g)} for g in zones.geometry
+        {tuple(int(v) // CHUNK for v in inv * xy) for xy in shapely.get_coordinates(g)}
+        for g in zones.geometry
     ]
     assert sum(len(b) > 1 for b in blocks) >= 10
     # pixels counts every pixel of the zone on the raster; nodata ones are valid_fraction's complement
-    inside = np.array([ds.odc.geobox.extent.geom.contains(shapely.box(*g.bounds).buffer(60)) for g in zones.geometry])
+    inside = np.array(
+        [ds.odc.geobox.extent.geom.contains(shapely.box(*g.bounds).buffer(60)) for g in zones.geometry]
+    )
     np.testing.assert_array_equal(ours["pixels"][inside], (ref["count"] + ref["nodata"])[inside])
     frac = ours["count"] / ours["pixels"].where(ours["pixels"] > 0)
     np.testing.assert_allclose(ours["valid_fraction"], frac, equal_nan=True)
@@ -113,8 +121,12 @@ def test_cloud_masked_pixels_are_excluded_and_counted(local_catalog: Path) -> No
     values = red.isel(time=0).values.astype(np.float64)  # the same float32 values, summed in float64
     assert 0.05 < np.isnan(values).mean() < 0.9  # clouds cover part of the scene
     rows = rasterstats.zonal_stats(
-        zones, np.where(np.isnan(values), -9999.0, values), affine=ds.odc.geobox.affine, nodata=-9999.0,
-        stats=[*STATS, "nodata"], boundless=True,
+        zones,
+        np.where(np.isnan(values), -9999.0, values),
+        affine=ds.odc.geobox.affine,
+        nodata=-9999.0,
+        stats=[*STATS, "nodata"],
+        boundless=True,
     )
     ref = pd.DataFrame(rows)
     _compare(ours, ref)
@@ -158,19 +170,40 @@ def test_computes_once_and_xarray_output_stays_lazy(scene: tuple[Any, str]) -> N
     assert cube["mean"].chunks is not None and set(cube["mean"].dims) == {"variable", "time", "zone"}
     with raise_if_dask_computes(max_computes=1):
         table = eo.zonal_stats(ds, zones)
-    assert list(table.columns) == ["zone", "time", "variable", "mean", "median", "std", "min", "max", "count", "valid_fraction"]
+    assert list(table.columns) == [
+        "zone",
+        "time",
+        "variable",
+        "mean",
+        "median",
+        "std",
+        "min",
+        "max",
+        "count",
+        "valid_fraction",
+    ]
     assert table["count"].dtype == np.int64 and table["variable"].unique().tolist() == ["red"]
-    np.testing.assert_allclose(cube["mean"].sel(variable="red").isel(time=0).values, table["mean"], equal_nan=True)
+    np.testing.assert_allclose(
+        cube["mean"].sel(variable="red").isel(time=0).values, table["mean"], equal_nan=True
+    )
 
 
 def test_zone_outside_the_raster_is_reported_and_empty(scene: tuple[Any, str]) -> None:
     ds, _ = scene
     x0, y0, _, _ = ds.odc.geobox.extent.boundingbox
-    far = {"far": shapely.box(x0 - 5000, y0 - 5000, x0 - 4000, y0 - 4000), "in": shapely.box(x0 + 100, y0 + 100, x0 + 900, y0 + 900)}
+    far = {
+        "far": shapely.box(x0 - 5000, y0 - 5000, x0 - 4000, y0 - 4000),
+        "in": shapely.box(x0 + 100, y0 + 100, x0 + 900, y0 + 900),
+    }
     with pytest.warns(ZonesOutsideDataWarning, match="far"):
         table = eo.zonal_stats(ds, far, crs=ds.odc.geobox.crs.to_wkt())
     row = table.set_index("zone").loc["far"]
-    assert row["count"] == 0 and np.isnan(row["mean"]) and np.isnan(row["median"]) and np.isnan(row["valid_fraction"])
+    assert (
+        row["count"] == 0
+        and np.isnan(row["mean"])
+        and np.isnan(row["median"])
+        and np.isnan(row["valid_fraction"])
+    )
 
 
 def test_xvec_output_is_a_vector_cube(scene: tuple[Any, str]) -> None:

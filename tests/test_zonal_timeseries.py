@@ -7,7 +7,6 @@ References are numpy on the computed NDVI stack with zone masks rasterised indep
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any
 
 import dask.array as da
@@ -46,7 +45,14 @@ def _zones(geobox: GeoBox) -> dict[str, Any]:
     w = x1 - x0
     return {
         f"f{k}": shapely.Polygon(
-            [(x0 + w * a, y0 + w * b) for a, b in ((0.1 + 0.17 * k, 0.1), (0.3 + 0.17 * k, 0.13 + 0.05 * k), (0.22 + 0.15 * k, 0.5 + 0.08 * k))]
+            [
+                (x0 + w * a, y0 + w * b)
+                for a, b in (
+                    (0.1 + 0.17 * k, 0.1),
+                    (0.3 + 0.17 * k, 0.13 + 0.05 * k),
+                    (0.22 + 0.15 * k, 0.5 + 0.08 * k),
+                )
+            ]
         )
         for k in range(5)
     } | {"edge": shapely.box(x1 - 0.2 * w, y1 - 0.2 * w, x1 + 0.2 * w, y1 + 0.2 * w)}
@@ -63,7 +69,12 @@ def test_time_stack_with_masked_dates_matches_numpy(stack: tuple[xr.DataArray, n
     gb = ndvi.odc.geobox
     zones = _zones(gb)
     with raise_if_dask_computes(max_computes=1):
-        table = eo.zonal_stats(ndvi, zones, ["mean", "median", "std", "min", "max", "count", "valid_fraction"], crs=gb.crs.to_wkt())
+        table = eo.zonal_stats(
+            ndvi,
+            zones,
+            ["mean", "median", "std", "min", "max", "count", "valid_fraction"],
+            crs=gb.crs.to_wkt(),
+        )
     assert list(table.columns[:3]) == ["zone", "time", "variable"] and len(table) == len(zones) * 5
     empty_dates = 0
     for name, geom in zones.items():
@@ -77,7 +88,13 @@ def test_time_stack_with_masked_dates_matches_numpy(stack: tuple[xr.DataArray, n
                 empty_dates += 1
                 assert all(np.isnan(row[s]) for s in ("mean", "median", "std", "min", "max"))
                 continue
-            expected = {"mean": ok.mean(), "median": np.median(ok), "std": ok.std(), "min": ok.min(), "max": ok.max()}
+            expected = {
+                "mean": ok.mean(),
+                "median": np.median(ok),
+                "std": ok.std(),
+                "min": ok.min(),
+                "max": ok.max(),
+            }
             for stat, value in expected.items():
                 assert row[stat] == pytest.approx(value, rel=1e-9, abs=1e-12), (name, t, stat)
     assert empty_dates >= 1  # a zone/date wholly masked (clouds, the no-data wedge) is in the test
@@ -85,23 +102,29 @@ def test_time_stack_with_masked_dates_matches_numpy(stack: tuple[xr.DataArray, n
 
 
 def test_time_series_of_zones_points_and_buffers(stack: tuple[xr.DataArray, np.ndarray]) -> None:
-    ndvi, values = stack
+    ndvi, _ = stack
     gb = ndvi.odc.geobox
     crs = gb.crs.to_wkt()
-    x0, y0, x1, y1 = gb.extent.boundingbox
+    x0, y0, _, y1 = gb.extent.boundingbox
     # zones: the default stats, one compute
     with raise_if_dask_computes(max_computes=1):
         series = eo.time_series(ndvi, _zones(gb), crs=crs)
     assert list(series.columns) == ["zone", "time", "variable", "mean", "count", "valid_fraction"]
     # points: the pixel that holds each point, NaN outside the raster (with a warning)
-    pts = {"a": shapely.Point(x0 + 1234.5, y1 - 777.7), "b": shapely.Point(x0 + 13.0, y0 + 21.0), "out": shapely.Point(x0 - 50, y0)}
+    pts = {
+        "a": shapely.Point(x0 + 1234.5, y1 - 777.7),
+        "b": shapely.Point(x0 + 13.0, y0 + 21.0),
+        "out": shapely.Point(x0 - 50, y0),
+    }
     with pytest.warns(ZonesOutsideDataWarning, match="out"):
         table = eo.time_series(ndvi, pts, crs=crs)
     assert list(table.columns) == ["point", "time", "variable", "value"]
     for name in ("a", "b"):
         p = pts[name]
         expected = ndvi.sel(x=p.x, y=p.y, method="nearest").values
-        np.testing.assert_array_equal(table[table["point"] == name]["value"].to_numpy(), expected.astype(np.float64))
+        np.testing.assert_array_equal(
+            table[table["point"] == name]["value"].to_numpy(), expected.astype(np.float64)
+        )
     assert table[table["point"] == "out"]["value"].isna().all()
     # buffered points: the zone statistics of the buffer polygon, in metres on the ground
     buffered = eo.time_series(ndvi, {"a": pts["a"]}, ["mean", "count"], buffer=55, crs=crs)
@@ -113,7 +136,9 @@ def test_time_series_of_zones_points_and_buffers(stack: tuple[xr.DataArray, np.n
     assert buffered["count"].max() <= m.sum() and 90 <= m.sum() <= 100  # ~ pi 55^2 / 100 m2 pixels
     # lon/lat points are reprojected
     lonlat = eo.analysis.read_zones({"a": pts["a"]}, crs=crs).to_crs("EPSG:4326")
-    np.testing.assert_allclose(eo.time_series(ndvi, lonlat)["value"], table[table["point"] == "a"]["value"], equal_nan=True)
+    np.testing.assert_allclose(
+        eo.time_series(ndvi, lonlat)["value"], table[table["point"] == "a"]["value"], equal_nan=True
+    )
 
 
 def test_time_series_refuses_what_it_cannot_do(stack: tuple[xr.DataArray, np.ndarray]) -> None:
@@ -157,21 +182,37 @@ def _partitions(draw: Any) -> tuple[np.ndarray, list[float], list[float], int, i
     # cuts a quarter pixel off the pixel edges: no pixel centre lies on a cut
     xs = sorted(set(draw(st.lists(st.integers(1, nx - 1), max_size=4))))
     ys = sorted(set(draw(st.lists(st.integers(1, ny - 1), max_size=4))))
-    return data, [0.0, *(x + 0.25 for x in xs), float(nx)], [0.0, *(y + 0.25 for y in ys), float(ny)], draw(st.integers(3, 40)), draw(st.integers(3, 40))
+    return (
+        data,
+        [0.0, *(x + 0.25 for x in xs), float(nx)],
+        [0.0, *(y + 0.25 for y in ys), float(ny)],
+        draw(st.integers(3, 40)),
+        draw(st.integers(3, 40)),
+    )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_partitions())
-def test_counts_over_a_partition_add_up_to_the_valid_pixels(case: tuple[np.ndarray, list[float], list[float], int, int]) -> None:
+def test_counts_over_a_partition_add_up_to_the_valid_pixels(
+    case: tuple[np.ndarray, list[float], list[float], int, int],
+) -> None:
     data, xcuts, ycuts, cy, cx = case
     _, ny, nx = data.shape
     gb = GeoBox((ny, nx), Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 6000000.0), "EPSG:32642")
     coords = xr_coords(gb)
     da_ = xr.DataArray(
-        da.from_array(data, chunks=(1, cy, cx)), dims=("time", "y", "x"), coords={"time": [0, 1], **coords}, name="v"
+        da.from_array(data, chunks=(1, cy, cx)),
+        dims=("time", "y", "x"),
+        coords={"time": [0, 1], **coords},
+        name="v",
     )
     cells = {
-        f"{i}-{j}": shapely.box(500000 + 10 * xcuts[j], 6000000 - 10 * ycuts[i + 1], 500000 + 10 * xcuts[j + 1], 6000000 - 10 * ycuts[i])
+        f"{i}-{j}": shapely.box(
+            500000 + 10 * xcuts[j],
+            6000000 - 10 * ycuts[i + 1],
+            500000 + 10 * xcuts[j + 1],
+            6000000 - 10 * ycuts[i],
+        )
         for i in range(len(ycuts) - 1)
         for j in range(len(xcuts) - 1)
     }

@@ -66,7 +66,9 @@ def test_geojson_mapping_shapely_geometries_and_crs(tmp_path: Path) -> None:
     seq = read_zones(list(utm.geometry), ids=[10, 20, 30], crs=32642)
     assert list(seq["zone"]) == [10, 20, 30]
     assert list(read_zones(utm.geometry.iloc[0], crs=32642)["zone"]) == [0]
-    assert read_zones({"a": shapely.geometry.mapping(utm.geometry.iloc[0])}, crs=32642).geometry.iloc[0].area > 0
+    assert (
+        read_zones({"a": shapely.geometry.mapping(utm.geometry.iloc[0])}, crs=32642).geometry.iloc[0].area > 0
+    )
 
 
 def test_missing_and_unreadable_files(tmp_path: Path) -> None:
@@ -98,7 +100,7 @@ def test_ids_must_exist_be_unique_and_match(tmp_path: Path) -> None:
     with pytest.raises(ZonesError, match="'crop' not in the zones"):
         read_zones(FIELDS, id="crop")
     dup = FIELDS.assign(field_id=["a", "b", "a"])
-    with pytest.raises(ZonesError, match="unique.*'a'"):
+    with pytest.raises(ZonesError, match=r"unique.*'a'"):
         read_zones(dup, id="field_id")
     with pytest.raises(ZonesError, match="3 geometries but 2 ids"):
         read_zones(list(FIELDS.geometry), ids=[1, 2], crs=4326)
@@ -114,7 +116,7 @@ def test_invalid_geometries_are_repaired_or_refused() -> None:
         fixed = read_zones(zones, crs=32642)
     geom = fixed.set_index("zone").geometry["bowtie"]
     assert geom.is_valid and geom.geom_type == "MultiPolygon" and geom.area == pytest.approx(50.0)
-    with pytest.raises(InvalidGeometryError, match="bowtie.*Self-intersection"):
+    with pytest.raises(InvalidGeometryError, match=r"bowtie.*Self-intersection"):
         read_zones(zones, crs=32642, fix_invalid=False)
     with pytest.raises(InvalidGeometryError, match="no geometry"):
         read_zones({"a": shapely.box(0, 0, 1, 1), "b": None}, crs=32642)

@@ -43,15 +43,19 @@ def _bound(geobox: GeoBox, geoms: np.ndarray, y0: int, y1: int, x0: int, x1: int
     inv = ~geobox.affine
     c0, r0 = inv * (b[:, 0], b[:, 3])
     c1, r1 = inv * (b[:, 2], b[:, 1])
-    rows = np.clip(np.ceil(np.maximum(r0, r1)) + 1, y0, y1) - np.clip(np.floor(np.minimum(r0, r1)) - 1, y0, y1)
-    cols = np.clip(np.ceil(np.maximum(c0, c1)) + 1, x0, x1) - np.clip(np.floor(np.minimum(c0, c1)) - 1, x0, x1)
+    rows = np.clip(np.ceil(np.maximum(r0, r1)) + 1, y0, y1) - np.clip(
+        np.floor(np.minimum(r0, r1)) - 1, y0, y1
+    )
+    cols = np.clip(np.ceil(np.maximum(c0, c1)) + 1, x0, x1) - np.clip(
+        np.floor(np.minimum(c0, c1)) - 1, x0, x1
+    )
     return int(min(float((rows * cols).sum()), (y1 - y0) * (x1 - x0)))
 
 
 def _compress(
     shape: tuple[int, int], affine: Any, wkt: str, geoms: list[Any], labels: list[int], rule: str, bound: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(flat positions int64, labels int32, weights float32) of one chunk's zone pixels, padded to ``bound``."""
+    """(flat positions int64, labels int32, weights float32) of a chunk's zone pixels, padded to ``bound``."""
     if rule == "area":
         lab, cov = coverage(shape, affine, wkt, geoms, labels)
     else:
@@ -107,7 +111,7 @@ class ZonePixels:
 
     def _array(self, what: str, k: int, dtype: Any) -> da.Array:
         name = f"{self.name}-{what}"
-        layer = {(name, b): (_part, (self.name, b), k) for b in range(len(self.blocks))}
+        layer: dict[Any, Any] = {(name, b): (_part, (self.name, b), k) for b in range(len(self.blocks))}
         graph = HighLevelGraph.merge(self.graph, HighLevelGraph({name: layer}, {name: {self.name}}))
         return da.Array(graph, name, (self.sizes,), dtype=dtype)
 
@@ -122,7 +126,7 @@ class ZonePixels:
         dsk: dict[Any, Any] = {}
         for t in product(*(range(len(c)) for c in lead)):
             for b, (_, i, j) in enumerate(self.blocks):
-                src = keys
+                src: Any = keys
                 for k in (*t, i, j):
                     src = src[k]
                 dsk[(name, *t, b)] = (_gather, src, (self.name, b), nodata)
@@ -144,9 +148,10 @@ def zone_pixels(
     res = float(max(abs(geobox.resolution.x), abs(geobox.resolution.y)))
     hits = chunk_zones(geobox, chunks, geoms, res)
     ys, xs = chunk_starts(chunks[0]), chunk_starts(chunks[1])
-    wkt = geobox.crs.to_wkt()
+    wkt = geobox.crs.to_wkt() if geobox.crs is not None else ""
     dsk: dict[Any, Any] = {}
-    blocks, sizes = [], []
+    blocks: list[tuple[int, int, int]] = []
+    sizes: list[int] = []
     nlayers = int(layer.max()) + 1 if len(layer) else 1
     for lay, i, j in product(range(nlayers), range(len(chunks[0])), range(len(chunks[1]))):
         idx = hits.get((i, j), np.empty(0, dtype=np.int64))
@@ -157,7 +162,16 @@ def zone_pixels(
         bound = _bound(geobox, geoms[idx], ys[i], ys[i + 1], xs[j], xs[j + 1])
         if bound == 0:
             continue
-        dsk[(name, len(blocks))] = (_compress, sub.shape.yx, sub.affine, wkt, list(geoms[idx]), idx.tolist(), rule, bound)
+        dsk[(name, len(blocks))] = (
+            _compress,
+            sub.shape.yx,
+            sub.affine,
+            wkt,
+            list(geoms[idx]),
+            idx.tolist(),
+            rule,
+            bound,
+        )
         blocks.append((lay, i, j))
         sizes.append(bound)
     if not blocks:  # no zone meets the raster: one empty block keeps the arrays well-formed

@@ -49,7 +49,9 @@ def pixel_windows(geobox: GeoBox, geoms: Sequence[Any]) -> np.ndarray:
     return np.stack([r0, r1, c0, c1], axis=1)
 
 
-def _cohorts(windows: np.ndarray, chunks: tuple[Sequence[int], Sequence[int]]) -> dict[tuple[int, int], np.ndarray]:
+def _cohorts(
+    windows: np.ndarray, chunks: tuple[Sequence[int], Sequence[int]]
+) -> dict[tuple[int, int], np.ndarray]:
     inside = (windows[:, 0] < windows[:, 1]) & (windows[:, 2] < windows[:, 3])
     ys, xs = np.asarray(chunk_starts(chunks[0])), np.asarray(chunk_starts(chunks[1]))
     cy = (windows[:, 0] + windows[:, 1]) // 2
@@ -81,7 +83,7 @@ def _window_quantiles(
         labels = burn(shape, affine, [geoms[i] for i in idx], idx.tolist(), all_touched)
         if not (labels >= 0).any():
             continue
-        res, _ = groupby_reduce(
+        res, *_ = groupby_reduce(
             block,
             labels,
             func="nanquantile",
@@ -98,7 +100,7 @@ def _window_quantiles(
 def zonal_quantiles(
     values: xr.DataArray,
     geobox: GeoBox,
-    geoms: Sequence[Any],
+    geoms: Any,
     layer: np.ndarray,
     qs: list[float],
     *,

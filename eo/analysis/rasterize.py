@@ -24,7 +24,6 @@ well-kept C++ library) on each chunk's grid.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from itertools import product
 from typing import Any
@@ -33,10 +32,6 @@ import numpy as np
 from odc.geo.geobox import GeoBox
 
 Rule = str  # "centre", "touched", "area"
-#: rasterio's rasterize, run from several threads at once, now and then warns NotGeoreferencedWarning
-#: on its in-memory dataset (a race in rasterio; odc-geo issue 131 sees it in reprojection): one at a
-#: time per process (a chunk's rasterisation takes milliseconds).
-_RASTERIZE = threading.Lock()
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
@@ -105,15 +100,14 @@ def burn(
         return np.full(shape, -1, dtype=np.int32)
     from rasterio.features import rasterize
 
-    with _RASTERIZE:
-        return rasterize(
-            zip(geoms, labels),
-            out_shape=shape,
-            transform=affine,
-            fill=-1,
-            all_touched=all_touched,
-            dtype="int32",
-        )
+    return rasterize(
+        zip(geoms, labels),
+        out_shape=shape,
+        transform=affine,
+        fill=-1,
+        all_touched=all_touched,
+        dtype="int32",
+    )
 
 
 def coverage(

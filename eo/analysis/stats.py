@@ -72,7 +72,7 @@ class Reducer:
     def reduce(self, array: da.Array, func: str, fill_value: Any = np.nan) -> da.Array:
         from flox import groupby_reduce
 
-        out, _ = groupby_reduce(
+        out, *_ = groupby_reduce(
             array,
             self.labels,
             func=func,

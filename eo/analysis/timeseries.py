@@ -66,7 +66,7 @@ def time_series(
     buffer: float | None = None,
     all_touched: bool = False,
     weights: str | None = None,
-    id: str | None = None,  # noqa: A002 - the natural name for the id column
+    id: str | None = None,
     ids: Any = None,
     crs: Any = None,
     layer: str | int | None = None,

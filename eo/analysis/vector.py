@@ -78,7 +78,9 @@ def _read_file(path: Path, layer: str | int | None) -> gpd.GeoDataFrame:
     except ImportError as err:  # pyarrow missing for Parquet
         from eo.errors import DependencyError
 
-        raise DependencyError(f"reading {path.name} needs {err.name or 'pyarrow'}: pip install pyarrow") from err
+        raise DependencyError(
+            f"reading {path.name} needs {err.name or 'pyarrow'}: pip install pyarrow"
+        ) from err
     except Exception as err:
         raise VectorFileError(
             f"cannot read zones from {str(path)!r}: {err}. Expected a vector file GDAL reads "
@@ -205,9 +207,7 @@ def _check_geometries(gdf: gpd.GeoDataFrame, fix_invalid: bool) -> gpd.GeoSeries
         stacklevel=3,
     )
     fixed = geoms.copy()
-    fixed[invalid] = shapely.make_valid(
-        geoms[invalid].to_numpy(), method="structure", keep_collapsed=False
-    )
+    fixed[invalid] = shapely.make_valid(geoms[invalid].to_numpy(), method="structure", keep_collapsed=False)
     if (fixed.isna() | fixed.is_empty).any():
         gone = gdf.loc[fixed.isna() | fixed.is_empty, ZONE]
         raise InvalidGeometryError(f"zone(s) {_few(gone)} have no area left once repaired; drop them")
@@ -217,7 +217,7 @@ def _check_geometries(gdf: gpd.GeoDataFrame, fix_invalid: bool) -> gpd.GeoSeries
 def read_zones(
     zones: Any,
     *,
-    id: str | None = None,  # noqa: A002 - the natural name for the id column
+    id: str | None = None,
     ids: Sequence[Any] | None = None,
     crs: Any = None,
     layer: str | int | None = None,

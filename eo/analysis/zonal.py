@@ -58,21 +58,30 @@ def as_dataset(data: xr.DataArray | xr.Dataset) -> tuple[xr.Dataset, Any, tuple[
         if extra:
             raise InputError(
                 f"variable {v!r} has dims {da.dims}; expected (time, {ydim}, {xdim}) or ({ydim}, {xdim}). "
-                f"Select or reduce {sorted(extra)} first"
+                f"Select or reduce {sorted(map(str, extra))} first"
             )
         order = [d for d in ("time", ydim, xdim) if d in da.dims]
         da = da.transpose(*order)
         if da.chunks is None:
-            da = da.chunk({ydim: NUMPY_CHUNK, xdim: NUMPY_CHUNK, **({"time": 1} if "time" in da.dims else {})})
+            da = da.chunk(
+                {ydim: NUMPY_CHUNK, xdim: NUMPY_CHUNK, **({"time": 1} if "time" in da.dims else {})}
+            )
         out[v] = da
-    first = out[names[0]]
-    spatial = dict(zip((ydim, xdim), first.chunks[-2:]))
-    out = {v: (a if a.chunks[-2:] == first.chunks[-2:] else a.chunk(spatial)) for v, a in out.items()}
+    grid_chunks = _spatial_chunks(out[names[0]])
+    spatial = dict(zip((ydim, xdim), grid_chunks))
+    out = {v: (a if _spatial_chunks(a) == grid_chunks else a.chunk(spatial)) for v, a in out.items()}
     return xr.Dataset(out), geobox, (ydim, xdim)
 
 
+def _spatial_chunks(da: xr.DataArray) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    chunks = da.chunks
+    if chunks is None:
+        raise AssertionError("expected a Dask-backed variable")
+    return chunks[-2], chunks[-1]
+
+
 def masked_values(da: xr.DataArray, dtype: Any = np.float64) -> xr.DataArray:
-    """Float values (float64) with NaN where masked (non-finite, or equal to the ``nodata`` attribute); lazy."""
+    """Float values (float64) with NaN where masked (non-finite, or equal to the ``nodata`` attr); lazy."""
     nodata = da.attrs.get("nodata")
     out = da.reset_coords(drop=True).astype(dtype)
     if nodata is not None and not np.isnan(float(nodata)):
@@ -125,7 +134,8 @@ def zonal_cube(
 
     rule = _rule(all_touched, weights)
     names = check_stats(
-        stats if stats is not None else (DEFAULT_WEIGHTED_STATS if weights else DEFAULT_STATS), weights is not None
+        stats if stats is not None else (DEFAULT_WEIGHTED_STATS if weights else DEFAULT_STATS),
+        weights is not None,
     )
     ds, geobox, (ydim, xdim) = as_dataset(data)
     zones = read_zones(zones, **read)
@@ -143,7 +153,7 @@ def zonal_cube(
     first = ds[next(iter(ds.data_vars))]
     res = geobox.resolution
     layer = assign_layers(geoms, rule, float(np.hypot(res.x, res.y)))
-    pixels = zone_pixels(geobox, first.chunks[-2:], geoms, layer, rule)
+    pixels = zone_pixels(geobox, _spatial_chunks(first), geoms, layer, rule)
     labels, cover = pixels.labels, (pixels.weights if rule == "area" else None)
     table = WEIGHTED if rule == "area" else UNWEIGHTED
     qstats = [s for s in names if s not in table]
@@ -153,7 +163,9 @@ def zonal_cube(
         lead = [d for d in var.dims if d not in (ydim, xdim)]
         coords = {d: var.coords[d] for d in lead}
         nodata = var.attrs.get("nodata")
-        r = Reducer(pixels.gather(var.data, None if nodata is None else float(nodata)), labels, cover, len(geoms))
+        r = Reducer(
+            pixels.gather(var.data, None if nodata is None else float(nodata)), labels, cover, len(geoms)
+        )
         out = {}
         for s in names:
             if s in table:
@@ -179,7 +191,7 @@ def zonal_stats(
     all_touched: bool = False,
     weights: str | None = None,
     output: str = "pandas",
-    id: str | None = None,  # noqa: A002 - the natural name for the id column
+    id: str | None = None,
     ids: Any = None,
     crs: Any = None,
     layer: str | int | None = None,
@@ -203,8 +215,7 @@ def zonal_stats(
         Polygons (or points/lines with the pixel rules): a GeoDataFrame, a vector file path
         (GeoJSON, GeoPackage, (Geo)Parquet...), a GeoJSON mapping, or shapely geometries (a
         mapping ``id -> geometry``, or a sequence with ``ids=``), in any CRS: reprojected to
-        the data's CRS.  See :func:`eo.analysis.read_zones` for ``id``, ``ids``, ``crs``,
-        ``layer`` and ``fix_invalid``.
+        the data's CRS.
     stats
         Names (see :mod:`eo.analysis.stats`): ``mean``, ``median``, ``std`` (population),
         ``min``, ``max``, ``sum``, ``count`` (valid pixels), ``pixels`` (pixels in the zone on
@@ -219,6 +230,10 @@ def zonal_stats(
         zone (exact coverage from exactextract): area-weighted mean/std/sum, fractional
         count/pixels.  For zones small relative to pixels, where the centre rule may select
         no pixel at all.
+    id, ids, crs, layer, fix_invalid
+        How to read the zones: the id column, the ids of a sequence of geometries, the CRS of
+        zones without one, the layer of a GeoPackage, repair (default) or refuse invalid
+        geometries; see :func:`eo.analysis.read_zones`.
     output
         ``"pandas"`` (default, computes): a tidy DataFrame with columns ``zone``, ``time`` (when
         the data has time), ``variable`` and one column per stat; rows ordered by zone (input

@@ -3,7 +3,8 @@
 The image is read decimated: from a COG's overviews (a path) or by block-averaging a DataArray
 (``coarsen(...).mean()``, NaN ignored) so at most ``max_size`` pixels span the longer side.
 Colours come from :mod:`eo.plot.render` (matplotlib's colormap ``cmap`` when matplotlib is
-installed, else a built-in red-yellow-green ramp), as in :mod:`eo.plot`'s figures.  Written with rasterio's PNG driver, atomically.
+installed, else a built-in red-yellow-green ramp), as in :mod:`eo.plot`'s figures.  Written with
+rasterio's PNG driver, atomically.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from rasterio.enums import Resampling
 
 from eo.errors import InputError
 from eo.io.atomic import atomic_path
-from eo.plot.render import colormap_lut, colorize, limits
+from eo.plot.render import colorize, colormap_lut, limits
 
 __all__ = ["colormap_lut", "rgba", "write_quicklook"]
+
 
 def _read_file(path: Path, max_size: int) -> np.ndarray:
     with rasterio.open(path) as src:

@@ -13,7 +13,8 @@ def pyplot() -> Any:
         import matplotlib.pyplot as plt
     except ImportError as err:
         raise DependencyError(
-            "eo.plot needs matplotlib, which is not installed: pip install 'eo[plot]' (or pip install matplotlib)"
+            "eo.plot needs matplotlib, which is not installed: pip install 'eo[plot]' "
+            "(or pip install matplotlib)"
         ) from err
     return plt
 

@@ -56,7 +56,9 @@ def decimated(da: xr.DataArray, max_size: int) -> tuple[xr.DataArray, int]:
     return values.transpose(ydim, xdim), factor
 
 
-def _extent(da: xr.DataArray, factor: int, shape: tuple[int, int]) -> tuple[float, float, float, float] | None:
+def _extent(
+    da: xr.DataArray, factor: int, shape: tuple[int, int]
+) -> tuple[float, float, float, float] | None:
     """(left, right, bottom, top) of the decimated image in the data's CRS, or None without a grid."""
     try:
         geobox = da.odc.geobox
@@ -134,9 +136,7 @@ def rgb(
     values = np.stack(dask.compute(*[v for v, _ in layers]))  # the single compute
     lows = np.broadcast_to(np.asarray(vmin, dtype=float), 3) if vmin is not None else [None] * 3
     highs = np.broadcast_to(np.asarray(vmax, dtype=float), 3) if vmax is not None else [None] * 3
-    ranges = [
-        render.limits(v, lo, hi, percentiles=stretch) for v, lo, hi in zip(values, lows, highs)
-    ]
+    ranges = [render.limits(v, lo, hi, percentiles=stretch) for v, lo, hi in zip(values, lows, highs)]
     image, _ = render.stretch_rgb(values, ranges)
     ax = axes(ax)
     first = _one_date(ds[bands[0]], time)

@@ -55,7 +55,7 @@ def limits(
     or constant array gives a range one unit wide.
     """
     finite = values[np.isfinite(values)]
-    lo, hi = (np.percentile(finite, list(percentiles)) if finite.size else (0.0, 1.0))
+    lo, hi = np.percentile(finite, list(percentiles)) if finite.size else (0.0, 1.0)
     if center is not None:
         half = max(abs(float(hi) - center), abs(float(lo) - center)) or 1.0
         lo, hi = center - half, center + half
@@ -78,7 +78,10 @@ def colorize(values: np.ndarray, lo: float, hi: float, cmap: str = "viridis") ->
 
 
 def stretch_rgb(
-    bands: np.ndarray, ranges: Sequence[tuple[float, float]] | None = None, *, percentiles: Sequence[float] = PERCENTILES
+    bands: np.ndarray,
+    ranges: Sequence[tuple[float, float]] | None = None,
+    *,
+    percentiles: Sequence[float] = PERCENTILES,
 ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """``(3, y, x)`` values -> ``(y, x, 4)`` uint8 RGBA, each band stretched linearly to 0..255.
 

@@ -78,7 +78,11 @@ def time_series(
         (line,) = ax.plot(part["time"], part[stat], marker="o", ms=3, label=label)
         if band is not None:
             ax.fill_between(
-                part["time"], part[stat] - part[band], part[stat] + part[band], color=line.get_color(), alpha=0.2
+                part["time"],
+                part[stat] - part[band],
+                part[stat] + part[band],
+                color=line.get_color(),
+                alpha=0.2,
             )
     what = stat if len(variables) != 1 else f"{stat} of {variables[0]}"
     ax.set_ylabel(what)
