@@ -1,4 +1,4 @@
-"""``python -m benchmarks generate|run``: the benchmark command line (see README.md)."""
+"""``python -m benchmarks generate|run|zonal``: the benchmark command line (see README.md)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-check", action="store_true", help="skip the output agreement check")
     r.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     r.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    from benchmarks import zonal
+
+    zonal.add_parser(sub, p)
     return p
 
 
@@ -243,4 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         path = data.ensure_dataset(args.size, args.dates, args.seed, args.data_dir, force=args.force)
         print(path)
         return 0
+    if args.command == "zonal":
+        from benchmarks import zonal
+
+        return zonal.run(args)
     return run(args)

@@ -55,7 +55,7 @@ def _bound(geobox: GeoBox, geoms: np.ndarray, y0: int, y1: int, x0: int, x1: int
 def _compress(
     shape: tuple[int, int], affine: Any, wkt: str, geoms: list[Any], labels: list[int], rule: str, bound: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(flat positions int64, labels int32, weights float32) of a chunk's zone pixels, padded to ``bound``."""
+    """(flat positions int64, labels int32, weights float64) of a chunk's zone pixels, padded to ``bound``."""
     if rule == "area":
         lab, cov = coverage(shape, affine, wkt, geoms, labels)
     else:
@@ -65,7 +65,7 @@ def _compress(
         raise AssertionError(f"zone pixels {flat.size} exceed the block bound {bound}")
     pos = np.zeros(bound, dtype=np.int64)
     out_lab = np.full(bound, -1, dtype=np.int32)
-    out_w = np.zeros(bound, dtype=np.float32)
+    out_w = np.zeros(bound, dtype=np.float64)
     pos[: flat.size] = flat
     out_lab[: flat.size] = lab.reshape(-1)[flat]
     out_w[: flat.size] = 1.0 if cov is None else cov.reshape(-1)[flat]
@@ -106,8 +106,8 @@ class ZonePixels:
 
     @property
     def weights(self) -> da.Array:
-        """float32 coverage fraction of each zone pixel (1 without area weights, 0 in padding)."""
-        return self._array("weights", 2, np.float32)
+        """float64 coverage fraction of each zone pixel (1 without area weights, 0 in padding)."""
+        return self._array("weights", 2, np.float64)
 
     def _array(self, what: str, k: int, dtype: Any) -> da.Array:
         name = f"{self.name}-{what}"

@@ -18,7 +18,7 @@ force, a pixel could belong to both:
 A partition of fields is one layer under the centre rule and a handful under the other rules.
 
 Area weights (:func:`coverage_layers`) are exact coverage fractions of each pixel by each zone
-(0..1, float32), computed with exactextract (its exact polygon/pixel-square intersection, a
+(0..1, float64), computed with exactextract (its exact polygon/pixel-square intersection, a
 well-kept C++ library) on each chunk's grid.
 """
 
@@ -114,7 +114,7 @@ def coverage(
     shape: tuple[int, int], affine: Any, wkt: str, geoms: Sequence[Any], labels: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     lab = np.full(shape, -1, dtype=np.int32)
-    cov = np.zeros(shape, dtype=np.float32)
+    cov = np.zeros(shape, dtype=np.float64)
     if not len(geoms):
         return lab, cov
     from exactextract import exact_extract

@@ -59,7 +59,7 @@ class Reducer:
     """Grouped reductions of one variable's zone-pixel values by zone, each primitive built once (lazy).
 
     ``values`` is ``([time,] pixel)`` float64 (NaN: masked or padding), ``labels`` ``(pixel,)``
-    int32 (``-1``: padding), ``weights`` ``(pixel,)`` float32 coverage fractions or None; see
+    int32 (``-1``: padding), ``weights`` ``(pixel,)`` float64 coverage fractions or None; see
     :mod:`eo.analysis.pixels`.  Results are Dask arrays ``([time,] zone)``; those that do not
     depend on the values (``pixels``) are ``(zone,)``.
     """
@@ -108,7 +108,7 @@ PRIMITIVES: dict[str, Callable[[Reducer], da.Array]] = {
     "min": lambda r: r.reduce(r.values, "nanmin"),
     "max": lambda r: r.reduce(r.values, "nanmax"),
     # weighted: sums of w, w*v, w*v^2 over valid pixels, and of w over all pixels
-    "w_count": lambda r: r.reduce(da.where(_valid(r), r.w, np.float32(0)), "sum", 0.0),
+    "w_count": lambda r: r.reduce(da.where(_valid(r), r.w, 0.0), "sum", 0.0),
     "w_pixels": lambda r: r.reduce(r.w.astype(np.float64), "sum", 0.0),
     "w_sum": lambda r: r.reduce(r.values * r.w, "nansum", 0.0),
     "w_sum2": lambda r: r.reduce(r.values * r.values * r.w, "nansum", 0.0),
