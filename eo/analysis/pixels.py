@@ -98,6 +98,7 @@ class ZonePixels:
     graph: HighLevelGraph
     blocks: list[tuple[int, int, int]]  # (layer, i, j) of each block along the axis
     sizes: tuple[int, ...]
+    members: list[np.ndarray]  # the zones (indices) each block may hold
 
     @property
     def labels(self) -> da.Array:
@@ -152,6 +153,7 @@ def zone_pixels(
     dsk: dict[Any, Any] = {}
     blocks: list[tuple[int, int, int]] = []
     sizes: list[int] = []
+    members: list[np.ndarray] = []
     nlayers = int(layer.max()) + 1 if len(layer) else 1
     for lay, i, j in product(range(nlayers), range(len(chunks[0])), range(len(chunks[1]))):
         idx = hits.get((i, j), np.empty(0, dtype=np.int64))
@@ -174,7 +176,8 @@ def zone_pixels(
         )
         blocks.append((lay, i, j))
         sizes.append(bound)
+        members.append(idx)
     if not blocks:  # no zone meets the raster: one empty block keeps the arrays well-formed
         dsk[(name, 0)] = (_compress, (1, 1), geobox.affine, wkt, [], [], "centre", 1)
-        blocks, sizes = [(0, 0, 0)], [1]
-    return ZonePixels(name, HighLevelGraph({name: dsk}, {name: set()}), blocks, tuple(sizes))
+        blocks, sizes, members = [(0, 0, 0)], [1], [np.empty(0, dtype=np.int64)]
+    return ZonePixels(name, HighLevelGraph({name: dsk}, {name: set()}), blocks, tuple(sizes), members)

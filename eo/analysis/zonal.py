@@ -162,20 +162,21 @@ def zonal_cube(
         var = ds[name]
         lead = [d for d in var.dims if d not in (ydim, xdim)]
         coords = {d: var.coords[d] for d in lead}
-        nodata = var.attrs.get("nodata")
-        r = Reducer(
-            pixels.gather(var.data, None if nodata is None else float(nodata)), labels, cover, len(geoms)
-        )
-        out = {}
-        for s in names:
-            if s in table:
-                arr = table[s](r)
-                arr = da.broadcast_to(arr, (*var.shape[: len(lead)], len(geoms)))
-                out[s] = xr.DataArray(arr, dims=(*lead, ZONE_DIM), coords=coords)
+        nodata = None if var.attrs.get("nodata") is None else float(var.attrs["nodata"])
+        values = pixels.gather(var.data, nodata)
+        r = Reducer(values, labels, cover, len(geoms))
+        arrays = {s: table[s](r) for s in names if s in table}
         if qstats:
-            qs = [float(quantile_of(s)) for s in qstats]  # type: ignore[arg-type]
-            q = zonal_quantiles(masked_values(var), geobox, geoms, layer, qs, all_touched=rule == "touched")
-            out |= {s: q.isel(quantile=i, drop=True) for i, s in enumerate(qstats)}
+            q = zonal_quantiles(pixels, values, len(geoms), [float(quantile_of(s) or 0) for s in qstats])
+            arrays |= {s: q[..., i, :] for i, s in enumerate(qstats)}
+        out = {
+            s: xr.DataArray(
+                da.broadcast_to(a, (*var.shape[: len(lead)], len(geoms))),
+                dims=(*lead, ZONE_DIM),
+                coords=coords,
+            )
+            for s, a in arrays.items()
+        }
         per_var.append(xr.Dataset({s: out[s] for s in names}))
     cube = xr.concat(per_var, dim=xr.Variable("variable", list(ds.data_vars)), coords="minimal")
     cube = cube.assign_coords({ZONE_DIM: zones["zone"].to_numpy()})
