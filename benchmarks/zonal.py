@@ -1,4 +1,4 @@
-"""``python -m benchmarks zonal``: eo.zonal_stats of N fields over the date stack, next to rasterstats/exactextract.
+"""``python -m benchmarks zonal``: eo.zonal_stats of N fields over the stack next to rasterstats, exactextract.
 
 Same harness as ``run`` (fresh process per run, whole-process wall time, the workload's own
 peak RSS, job time from the items in hand to the table written), on the same cached data set.
@@ -23,8 +23,20 @@ from benchmarks.workloads._zonal import FIELDS_ENV, write_fields
 
 #: (subject, reference, statistics compared, relative tolerance, absolute tolerance).
 PAIRS = {
-    "eo/rasterstats": ("zonal_eo", "zonal_rasterstats", ["mean", "median", "std", "min", "max", "count"], 1e-9, 1e-9),
-    "eo_area/exactextract": ("zonal_eo_area", "zonal_exactextract", ["mean", "std", "min", "max", "count"], 1e-9, 1e-6),
+    "eo/rasterstats": (
+        "zonal_eo",
+        "zonal_rasterstats",
+        ["mean", "median", "std", "min", "max", "count"],
+        1e-9,
+        1e-9,
+    ),
+    "eo_area/exactextract": (
+        "zonal_eo_area",
+        "zonal_exactextract",
+        ["mean", "std", "min", "max", "count"],
+        1e-9,
+        1e-6,
+    ),
 }
 DEFAULT = "zonal_rasterstats,zonal_eo,zonal_exactextract,zonal_eo_area"
 
@@ -57,7 +69,11 @@ def agreement(subject: Path, reference: Path, stats: list[str], rtol: float, ato
         nan_mismatch = int((np.isfinite(x) != np.isfinite(y)).sum())
         diff = np.abs(x[both] - y[both])
         bad = int((diff > atol + rtol * np.abs(y[both])).sum())
-        out[s] = {"max_abs_diff": float(diff.max()) if diff.size else 0.0, "mismatches": bad, "nan_mismatch": nan_mismatch}
+        out[s] = {
+            "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+            "mismatches": bad,
+            "nan_mismatch": nan_mismatch,
+        }
         out["ok"] &= bad == 0 and nan_mismatch == 0
     return out
 
@@ -83,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipping {n}: its import fails ({why})", flush=True)
     names = [n for n in names if n not in skipped]
     catalog = data.ensure_dataset(args.size, args.dates, args.seed, args.data_dir)
-    fields = write_fields(catalog, catalog.parent / f"fields-{args.fields}-seed{args.seed}.gpkg", args.fields, args.seed)
+    fields = write_fields(
+        catalog, catalog.parent / f"fields-{args.fields}-seed{args.seed}.gpkg", args.fields, args.seed
+    )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = args.results_dir / f"{stamp}-zonal-{args.fields}f-{args.size}px-{args.dates}d"
     outdir = base / "outputs"
@@ -105,7 +123,11 @@ def run(args: argparse.Namespace) -> int:
         if (outdir / f"{subject}.csv").exists() and (outdir / f"{ref}.csv").exists():
             checks[key] = agreement(outdir / f"{subject}.csv", outdir / f"{ref}.csv", stats, rtol, atol)
     result = {
-        "config": {**{k: getattr(args, k) for k in ("size", "dates", "seed", "fields", "repeat")}, "workloads": names, "skipped": skipped},
+        "config": {
+            **{k: getattr(args, k) for k in ("size", "dates", "seed", "fields", "repeat")},
+            "workloads": names,
+            "skipped": skipped,
+        },
         "machine": report.machine(),
         "runs": runs,
         "summary": summary,

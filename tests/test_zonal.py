@@ -215,3 +215,25 @@ def test_xvec_output_is_a_vector_cube(scene: tuple[Any, str]) -> None:
     assert list(cube["zone_id"].values) == list(zones["id"])
     table = eo.zonal_stats(ds, zones, ["mean", "count"])
     np.testing.assert_allclose(cube["mean"].isel(variable=0, time=0).values, table["mean"], equal_nan=True)
+
+
+def test_same_table_on_a_cluster_of_worker_processes(local_catalog: Path) -> None:
+    from dask.distributed import Client, LocalCluster
+
+    item = _item(local_catalog, "landsat8")
+    ds = eo.load([item], bands=["red"], chunks=CHUNK)
+    zones = _fields(ds.odc.geobox, n=15, seed=21)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ZonesOutsideDataWarning)
+        threaded = eo.zonal_stats(ds, zones, [*STATS, "valid_fraction"])
+        area = eo.zonal_stats(ds, zones, ["mean", "count"], weights="area")
+        with (
+            LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster),
+        ):
+            on_cluster = eo.zonal_stats(ds, zones, [*STATS, "valid_fraction"])
+            area_cluster = eo.zonal_stats(ds, zones, ["mean", "count"], weights="area")
+    pd.testing.assert_frame_equal(threaded, on_cluster)
+    pd.testing.assert_frame_equal(area, area_cluster)

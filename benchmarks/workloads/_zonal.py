@@ -61,7 +61,10 @@ def write_fields(catalog: Path, path: Path, n: int, seed: int = 0) -> Path:
         corners = [(-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)]
         jitter = rng.uniform(-0.1, 0.1, (4, 2)) * [w, h]
         pts = [
-            (cx + (u + du) * np.cos(a) - (v + dv) * np.sin(a), cy + (u + du) * np.sin(a) + (v + dv) * np.cos(a))
+            (
+                cx + (u + du) * np.cos(a) - (v + dv) * np.sin(a),
+                cy + (u + du) * np.sin(a) + (v + dv) * np.cos(a),
+            )
             for (u, v), (du, dv) in zip(corners, jitter)
         ]
         geoms.append(shapely.Polygon(pts))
