@@ -1,4 +1,4 @@
-"""``python -m benchmarks zonal``: eo.zonal_stats of N fields over the stack next to rasterstats, exactextract.
+"""``python -m benchmarks zonal``: eo.zonal_stats of N fields over the stack, beside rasterstats etc.
 
 Same harness as ``run`` (fresh process per run, whole-process wall time, the workload's own
 peak RSS, job time from the items in hand to the table written), on the same cached data set.
