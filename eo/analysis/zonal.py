@@ -53,20 +53,20 @@ def as_dataset(data: xr.DataArray | xr.Dataset) -> tuple[xr.Dataset, Any, tuple[
         raise InputError(f"no variable of the data has the spatial dims ({ydim}, {xdim})")
     out = {}
     for v in names:
-        da = data[v]
-        extra = set(da.dims) - {"time", ydim, xdim}
+        var = data[v]
+        extra = set(var.dims) - {"time", ydim, xdim}
         if extra:
             raise InputError(
-                f"variable {v!r} has dims {da.dims}; expected (time, {ydim}, {xdim}) or ({ydim}, {xdim}). "
+                f"variable {v!r} has dims {var.dims}; expected (time, {ydim}, {xdim}) or ({ydim}, {xdim}). "
                 f"Select or reduce {sorted(map(str, extra))} first"
             )
-        order = [d for d in ("time", ydim, xdim) if d in da.dims]
-        da = da.transpose(*order)
-        if da.chunks is None:
-            da = da.chunk(
-                {ydim: NUMPY_CHUNK, xdim: NUMPY_CHUNK, **({"time": 1} if "time" in da.dims else {})}
+        order = [d for d in ("time", ydim, xdim) if d in var.dims]
+        var = var.transpose(*order)
+        if var.chunks is None:
+            var = var.chunk(
+                {ydim: NUMPY_CHUNK, xdim: NUMPY_CHUNK, **({"time": 1} if "time" in var.dims else {})}
             )
-        out[v] = da
+        out[v] = var
     grid_chunks = _spatial_chunks(out[names[0]])
     spatial = dict(zip((ydim, xdim), grid_chunks))
     out = {v: (a if _spatial_chunks(a) == grid_chunks else a.chunk(spatial)) for v, a in out.items()}
