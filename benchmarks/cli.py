@@ -1,4 +1,4 @@
-"""``python -m benchmarks generate|run``: the benchmark command line (see README.md)."""
+"""``python -m benchmarks generate|run|zonal``: the benchmark command line (see README.md)."""
 
 from __future__ import annotations
 
@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--no-check", action="store_true", help="skip the output agreement check")
     n.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     n.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    from benchmarks import zonal
+
+    zonal.add_parser(sub, p)
     return p
 
 
@@ -266,4 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import netbench
 
         return netbench.run(args)
+    if args.command == "zonal":
+        from benchmarks import zonal
+
+        return zonal.run(args)
     return run(args)

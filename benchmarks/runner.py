@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.workloads import WORKLOADS
+from benchmarks.workloads import WORKLOADS, ZONAL_WORKLOADS
 
 #: Pseudo-workloads: name -> (real workload, extra arguments).
 VARIANTS = {
@@ -24,6 +24,8 @@ VARIANTS = {
     # two jobs in one process: the second shows the per-job cost once workers are warm
     "eo_api_warm": ("eo_api", ["--jobs", "2"]),
     "eo_api_cluster_warm": ("eo_api", ["--cluster", "--jobs", "2"]),
+    # eo's area-weighted zonal statistics, next to exactextract
+    "zonal_eo_area": ("zonal_eo", ["--weights", "area"]),
 }
 #: Workloads only the network benchmark runs (``benchmarks.netbench``): name -> (module, extra arguments).
 NETWORK_ONLY = {
@@ -70,9 +72,10 @@ def module_for(workload: str) -> tuple[str, list[str]]:
         module, extra = NETWORK_ONLY[workload]
         return module, list(extra)
     base, extra = VARIANTS.get(workload, (workload, []))
-    if base not in WORKLOADS:
-        raise KeyError(f"unknown workload {workload!r}; expected one of {[*WORKLOADS, *VARIANTS]}")
-    return WORKLOADS[base], extra
+    modules = {**WORKLOADS, **ZONAL_WORKLOADS}
+    if base not in modules:
+        raise KeyError(f"unknown workload {workload!r}; expected one of {[*modules, *VARIANTS]}")
+    return modules[base], extra
 
 
 def import_error(workload: str) -> str | None:

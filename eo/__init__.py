@@ -31,11 +31,14 @@ _LAZY = {
     "composite": "eo.compositing",
     "write_cog": "eo.io.cog",
     "view": "eo.viewing",
+    "zonal_stats": "eo.analysis",
+    "time_series": "eo.analysis",
+    "plot": "eo.plot",
     "errors": "eo.errors",
     "config": "eo.config",
 }
 #: Names that are modules (the rest are functions of their module).
-_MODULES = frozenset({"errors", "config"})
+_MODULES = frozenset({"errors", "config", "plot"})
 
 __all__ = ["__version__", *_LAZY]
 

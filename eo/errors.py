@@ -212,3 +212,42 @@ class SkippedMaskClassWarning(EOWarning):
 
 class UncalibratedWarning(MetadataWarning):
     """Values with no known calibration (stored numbers, unscaled) were used as if physical."""
+
+
+class ClientSideFilterWarning(EOWarning):
+    """A property filter was applied on the client because the server ignores it."""
+
+
+# --- zones and vector data (eo.analysis) ------------------------------------------
+
+
+class ZonesError(InputError):
+    """Zones (polygons or points for zonal statistics and time series) are unusable as given."""
+
+
+class MissingCRSError(ZonesError):
+    """Zones carry no coordinate reference system (and none was given with ``crs=``)."""
+
+
+class EmptyZonesError(ZonesError):
+    """A vector layer or zone collection holds no features."""
+
+
+class InvalidGeometryError(ZonesError):
+    """A zone's geometry is missing, empty, invalid (with ``fix_invalid=False``) or of the wrong type."""
+
+
+class VectorFileError(EOIOError):
+    """A vector file (GeoJSON, GeoPackage, Parquet...) cannot be read."""
+
+
+class VectorFileNotFoundError(VectorFileError, FileNotFoundError):
+    """A vector file does not exist."""
+
+
+class InvalidGeometryWarning(EOWarning):
+    """Invalid zone geometries were repaired with ``shapely.make_valid``."""
+
+
+class ZonesOutsideDataWarning(EOWarning):
+    """Some zones or points do not overlap the raster; their statistics are empty."""

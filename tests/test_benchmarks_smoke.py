@@ -241,3 +241,38 @@ def test_eo_reads_over_http_exactly_as_from_disk_whatever_the_chunks(tmp_path: P
                 np.testing.assert_array_equal(got[var].values, local[var].values)
         traffic = server.since(mark)
     assert traffic.requests > 0 and set(traffic.status) <= {"200", "206"}
+
+
+def test_zonal_benchmark_runs_eo_next_to_rasterstats_and_exactextract_and_they_agree(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = cli.main(
+        [
+            "zonal",
+            "--size",
+            "256",
+            "--dates",
+            "2",
+            "--fields",
+            "40",
+            "--repeat",
+            "1",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--results-dir",
+            str(tmp_path / "results"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    [result_json] = (tmp_path / "results").glob("*zonal*.json")
+    result = json.loads(result_json.read_text())
+    for name in ("zonal_eo", "zonal_rasterstats", "zonal_eo_area", "zonal_exactextract"):
+        s = result["summary"][name]
+        assert s["ok"] and s["median_wall_s"] > 0 and s["peak_rss_mb"] > 20 and s["median_job_s"] > 0
+    for pair in ("eo/rasterstats", "eo_area/exactextract"):
+        check = result["agreement"][pair]
+        assert check["ok"] and check["rows"] == 40 * 2, check
+        assert check["count"]["mismatches"] == 0 and check["mean"]["nan_mismatch"] == 0
+        assert set(result["ratios"][pair]) == {"time", "rss", "job"}
+    assert "eo/rasterstats" in out and "agrees" in out

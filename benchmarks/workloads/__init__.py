@@ -12,3 +12,11 @@ WORKLOADS = {
     "eo_api": "benchmarks.workloads.eo_api",
     "pipeline": "benchmarks.workloads.pipeline",
 }
+
+#: The zonal-statistics workloads (``python -m benchmarks zonal``): name -> module.  Each takes
+#: ``CATALOG OUT.csv`` and the fields file in ``$EO_BENCH_FIELDS`` (see ``_zonal.py``).
+ZONAL_WORKLOADS = {
+    "zonal_rasterstats": "benchmarks.workloads.zonal_rasterstats",
+    "zonal_eo": "benchmarks.workloads.zonal_eo",
+    "zonal_exactextract": "benchmarks.workloads.zonal_exactextract",
+}
