@@ -260,8 +260,18 @@ def zonal_stats(
 
     Examples
     --------
-    >>> table = eo.zonal_stats(ndvi, "fields.gpkg", id="field_id")   # doctest: +SKIP
-    >>> table.pivot(index="time", columns="zone", values="mean")     # doctest: +SKIP
+    Two fields, the west and east halves of the scene, as a GeoDataFrame in lon/lat:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> w, s, e, n = ndvi.odc.geobox.geographic_extent.boundingbox
+    >>> halves = [box(w, s, (w + e) / 2, n), box((w + e) / 2, s, e, n)]
+    >>> fields = gpd.GeoDataFrame({"field_id": ["west", "east"]}, geometry=halves, crs="EPSG:4326")
+    >>> table = eo.zonal_stats(ndvi, fields, id="field_id", stats=("mean", "count", "valid_fraction"))
+    >>> sorted(table["zone"].unique()), len(table) == 2 * ndvi.sizes["time"]
+    (['east', 'west'], True)
+    >>> bool(table["valid_fraction"].between(0, 1).all())
+    True
     """
     if output not in OUTPUTS:
         raise UnknownMethodError(f"output={output!r} is not known; expected one of {list(OUTPUTS)}")
