@@ -499,3 +499,33 @@ def test_agrees_with_odc_stac(case: Any) -> None:
             both &= a != ours[var].attrs["nodata"]
         np.testing.assert_array_equal(a[both].astype(np.float64), b[both].astype(np.float64), err_msg=var)
         assert both.sum() > 0.5 * both.size, var
+
+
+def test_the_catalogues_offset_policy_applies_to_its_items(tmp_path: Path) -> None:
+    """A catalogue definition's boa_offset_policy reaches calibration (passed with the items, not stamped)."""
+    from eo.catalog.definitions import parse_definition
+
+    path = "planetary-computer/sentinel-2-l2a/S2B_MSIL2A_20240419T095549_R122_T47XML_20240419T123458.json"
+    item = fixture(path)
+    local, written = localise(item, tmp_path, ["B04"], inner_box(item))
+    box = written["B04"].box
+    raw = written["B04"].data[0].astype(np.float64)
+    valid = raw != 0
+
+    def reflectance(catalog: Any) -> np.ndarray:
+        ds = eo.load([local], bands=["red"], geobox=box, catalog=catalog)
+        return eo.calibrate(ds).red.values[0]
+
+    mirror = parse_definition(
+        {
+            "name": "mirror",
+            "kind": "api",
+            "url": "https://mirror.example/stac",
+            "policy": {"boa_offset_policy": "applied"},
+        }  # fmt: skip
+    )
+    # baseline 05.10 (from s2:processing_baseline): -0.1 by default; the mirror removed it already
+    np.testing.assert_allclose(reflectance(None)[valid], raw[valid] * 1e-4 - 0.1, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(reflectance(mirror)[valid], raw[valid] * 1e-4, rtol=1e-6, atol=1e-7)
+    ds = eo.load([local], bands=["red"], geobox=box, catalog=mirror)
+    assert ds.attrs["boa_offset_policy"] == "applied"
