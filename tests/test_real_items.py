@@ -522,7 +522,7 @@ def test_the_catalogues_offset_policy_applies_to_its_items(tmp_path: Path) -> No
             "kind": "api",
             "url": "https://mirror.example/stac",
             "policy": {"boa_offset_policy": "applied"},
-        }  # fmt: skip
+        }
     )
     # baseline 05.10 (from s2:processing_baseline): -0.1 by default; the mirror removed it already
     np.testing.assert_allclose(reflectance(None)[valid], raw[valid] * 1e-4 - 0.1, rtol=1e-6, atol=1e-7)
