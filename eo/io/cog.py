@@ -69,7 +69,7 @@ from eo.io.atomic import remove_quietly, temp_path
 _PREDICTORS = {1: "NO", 2: "STANDARD", 3: "FLOATING_POINT"}
 #: Write-time GDAL options: a small block cache so tiles go to disk as they are written.
 WRITE_ENV: dict[str, Any] = {
-    "GDAL_CACHEMAX": 32,
+    "GDAL_CACHEMAX": 32 * 2**20,  # bytes (rasterio sets it with GDALSetCacheMax64)
     "GDAL_NUM_THREADS": "ALL_CPUS",
     "CHECK_DISK_FREE_SPACE": False,
 }
