@@ -331,3 +331,24 @@ def test_zones_outside_the_raster_warn_on_one_line(red_cog: Path, tmp_path: Path
     warning = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "ZonesOutsideDataWarning" in warning[0] and "'out'" in warning[0]
     assert res.stdout.splitlines()[1:] == ["in,b1,10000", "out,b1,0"]
+
+
+def test_area_weights_and_all_touched_equal_the_python_call(
+    red_cog: Path, fields_file: Path, tmp_path: Path
+) -> None:
+    item, _ = raster_item(red_cog)
+    ds = eo.load([item]).isel(time=0, drop=True)
+    for option, kwargs in (
+        (["--weights", "area"], {"weights": "area"}),
+        (["--all-touched"], {"all_touched": True}),
+    ):
+        out = tmp_path / f"{option[0][2:]}.parquet"
+        res = _invoke(
+            "zonal", red_cog, fields_file, "--id", "field_id", "--stats", "mean,count", *option, "--out", out
+        )
+        assert res.exit_code == 0, res.output
+        expected = eo.zonal_stats(ds, fields_file, ("mean", "count"), id="field_id", **kwargs)
+        pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
+    centre = eo.zonal_stats(ds, fields_file, ("count",), id="field_id")
+    touched = pd.read_parquet(tmp_path / "all-touched.parquet")
+    assert (touched["count"] >= centre["count"]).all() and (touched["count"] > centre["count"]).any()
