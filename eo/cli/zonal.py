@@ -93,8 +93,9 @@ def raster_item(path: Path) -> tuple[Any, bool]:
             asset_name=names[0] if count == 1 else "data",
             asset_roles=["data"],
             with_proj=True,
-            with_raster=True,
+            with_raster=True,  # dtype, nodata, scale, offset, unit per band
             with_eo=True,
+            raster_max_size=64,  # rio-stac's band statistics: unused here, so read from a tiny overview
         )
     asset = item.assets[names[0] if count == 1 else "data"]
     for entry, name in zip(asset.extra_fields.get("eo:bands", []), names):
@@ -205,14 +206,22 @@ def command(
 
     if out is not None and out.suffix.lower() not in FORMATS:
         raise InputError(f"--out {out}: expected a .parquet or .csv file name")
+    stat_names = _names(stats, "--stats")
+    if stat_names is not None:  # before any reading: a typo fails at once
+        from eo.analysis.stats import check_stats
+
+        check_stats(stat_names, weights is not None)
+    if weights is not None and all_touched:
+        raise InputError(
+            "--all-touched and --weights area exclude each other: area weights already count every "
+            "pixel a zone touches, by its covered fraction"
+        )
     layer_arg: str | int | None = int(layer) if layer is not None and layer.isdigit() else layer
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EOWarning)
         read = read_zones(zones, id=id_column, layer=layer_arg)
         ds, what = load_source(source, read, _names(variables, "--variables"), dt_range)
-        table = eo.zonal_stats(
-            ds, read, _names(stats, "--stats"), all_touched=all_touched, weights=weights, id="zone"
-        )
+        table = eo.zonal_stats(ds, read, stat_names, all_touched=all_touched, weights=weights, id="zone")
     # eo's warnings (zones outside the raster, repaired geometries...) on one line each
     shown = dict.fromkeys(
         f"warning: {type(w.message).__name__}: {' '.join(str(w.message).split())}"
