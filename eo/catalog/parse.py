@@ -125,7 +125,9 @@ def find_asset(
                 if len(listed) == 1:
                     return key, 1
                 multi = multi or (key, i + 1)
-    return multi
+    # "<key>.<n>": band n of a multi-band asset its metadata describes by raster:bands only (a
+    # profile built from the item names such bands so; rio-stac items without eo:bands are like that)
+    return multi or _numbered_band(band.name, assets)
 
 
 def _answers(profile: SensorProfile, key: str, band: Band) -> bool:

