@@ -72,6 +72,10 @@ class Page:
         self.page.evaluate(f"window.eoView.map.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
         self.page.wait_for_timeout(100)
         self.page.wait_for_function("window.eoView.state.layer && !window.eoView.state.layer.isLoading()")
+        # Leaflet fades tiles in (200 ms): wait until every tile is fully opaque before looking at it
+        self.page.wait_for_function(
+            "[...document.querySelectorAll('.leaflet-tile')].every((t) => getComputedStyle(t).opacity === '1')"
+        )
 
     def screen_point(self, lon: float, lat: float) -> tuple[float, float]:
         js = "(([lat, lon]) => { const p = window.eoView.map.latLngToContainerPoint([lat, lon]);"
