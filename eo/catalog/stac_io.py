@@ -20,7 +20,7 @@ from eo.redact import redact_url
 from eo.retry import RetryPolicy, call_with_retries, parse_retry_after
 
 
-class PolicyStacIO(StacApiIO):  # type: ignore[misc]
+class PolicyStacIO(StacApiIO):
     """A ``StacApiIO`` whose requests retry under a :class:`RetryPolicy` within one deadline."""
 
     policy: RetryPolicy

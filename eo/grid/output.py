@@ -134,10 +134,10 @@ def output_geobox(
 
 def _overlaps(grid: GeoBox, out: GeoBox) -> bool:
     """Whether ``grid`` and ``out`` share some area (compared in ``out``'s CRS, else in lon/lat)."""
-    for crs in (out.crs, "EPSG:4326"):
+    for crs in (str(out.crs), "EPSG:4326"):
         try:
             a = grid.extent.to_crs(crs)
-            b = out.extent if crs == out.crs else out.extent.to_crs(crs)
+            b = out.extent.to_crs(crs)
             return bool(a.intersection(b).area > 0)
         except Exception:  # a projection that cannot reach that far: try lon/lat
             continue
