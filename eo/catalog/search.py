@@ -144,7 +144,15 @@ def ensure_local_catalog(definition: CatalogDefinition) -> Path:
     print(
         f"eo: building the local STAC catalogue in {directory} (first use, a few seconds)...", file=sys.stderr
     )
-    built = build_catalog(directory)
+    try:
+        built = build_catalog(directory)
+    except OSError as err:
+        from eo.errors import OutputNotWritableError
+
+        raise OutputNotWritableError(
+            f"cannot build the local catalogue in {directory}: {err.strerror or err}; "
+            "set EO_HOME to a writable directory (or build it there once: `eo catalog build`)"
+        ) from err
     print("eo: local catalogue ready.", file=sys.stderr)
     return built
 

@@ -11,6 +11,7 @@ not make).  Each problem is a :class:`~eo.errors.PipelineSpecError` naming the f
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,11 +40,13 @@ def _writable(path: Path) -> OSError | None:
     if not probe.is_dir():
         return NotADirectoryError(20, "not a directory", str(probe))
     try:
-        os.statvfs(probe)
+        flags = os.statvfs(probe).f_flag
     except OSError as err:
         return err
+    if flags & os.ST_RDONLY:
+        return OSError(errno.EROFS, "read-only file system", str(probe))
     if not os.access(probe, os.W_OK | os.X_OK):
-        return PermissionError(13, "permission denied (or a read-only file system)", str(probe))
+        return PermissionError(errno.EACCES, "permission denied", str(probe))
     return None
 
 

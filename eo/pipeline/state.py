@@ -154,8 +154,8 @@ def check_owner(out_dir: Path, name: str) -> None:
     found = owner(out_dir)
     if found is not None and found != name:
         raise OutputOwnedError(
-            f"the output directory {out_dir} belongs to pipeline {found!r}; pipeline {name!r} cannot write "
-            f"into it (its outputs, state and catalogue are {found!r}'s); give {name!r} its own --out "
+            f"the output directory {out_dir} belongs to pipeline {found!r} (its outputs, state and "
+            f"catalogue); pipeline {name!r} cannot write into it: give {name!r} its own --out "
             "(or outputs.dir)"
         )
 
@@ -200,7 +200,7 @@ class RunLock:
             holder = os.read(fd, 300).decode(errors="replace").strip() or "another process"
             os.close(fd)
             raise LockedError(
-                f"{self.path.parent} is in use by a run of {holder}; pipeline {self.name!r} cannot run "
+                f"{holder} is already running into {self.path.parent}; pipeline {self.name!r} cannot run "
                 "into it now: wait for that run to finish, or use another --out"
             ) from None
         try:
