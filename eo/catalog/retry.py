@@ -89,11 +89,20 @@ def _connected(err: BaseException) -> bool:
     return True
 
 
+def _socket_of(response: Any) -> socket.socket | None:
+    """The socket a ``requests`` response's body arrives on (urllib3 2 / http.client internals), or None."""
+    raw = getattr(response, "raw", None)
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is None:  # the connection handed its socket to the response (``Connection: close``)
+        fp = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
 @contextmanager
 def _cut_off_at(deadline: Deadline, response: Any) -> Iterator[None]:
     """Close the response's socket if its body is still arriving when ``deadline`` passes."""
-    conn = getattr(getattr(response, "raw", None), "_connection", None)
-    sock = getattr(conn, "sock", None)
+    sock = _socket_of(response)
     left = deadline.remaining()
     if sock is None or left == float("inf"):
         yield

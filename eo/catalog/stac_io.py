@@ -14,7 +14,16 @@ import requests
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 
-from eo.catalog.retry import _BODY_METHODS, Exchange, _classify, _cut_off_at, _one_line, _reason, log
+from eo.catalog.retry import (
+    _BODY_METHODS,
+    Exchange,
+    _classify,
+    _connected,
+    _cut_off_at,
+    _one_line,
+    _reason,
+    log,
+)
 from eo.errors import RemoteError, RemoteTimeoutError
 from eo.redact import redact_url
 from eo.retry import RetryPolicy, call_with_retries, parse_retry_after
@@ -121,7 +130,8 @@ class PolicyStacIO(StacApiIO):
                 status=err.status,
                 request=ex.request,
             )
-        reached = ex.status is not None or "cut off" in ex.problem or "not JSON" in ex.problem
+        cause = err.__cause__
+        reached = ex.status is not None or cause is None or _connected(cause)
         what = "did not answer" if reached else "could not reach"
         hint = (
             "check that the URL is the root of a STAC API"

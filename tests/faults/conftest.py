@@ -1,0 +1,62 @@
+"""Fixtures of the fault suite: real servers on loopback, a real catalogue of COGs, real processes.
+
+* ``scene_catalog`` (session): a synthetic Sentinel-2 L2A catalogue (:mod:`eo.testing.synthetic`):
+  3 dates (June 5, June 25, July 15 2025), 256 x 256 px at 10 m, red/nir/SCL COGs;
+* ``scene_server`` (session): rustac serving it (:func:`eo.catalog.serve.serve`);
+* ``scene_proxy``: a :class:`FaultServer` in front of that API and of the COG files, each test
+  with its own URL namespace for the files (GDAL caches what it read per URL);
+* ``fault_api``: a :class:`FaultServer` in front of the 8-item synthetic API of ``tests/conftest.py``;
+
+Helpers (the retry policy of the suite, specs, ``eo`` processes, run snapshots) are in ``faultkit``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultserver import FaultServer
+
+
+@pytest.fixture(scope="session")
+def scene_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from eo.testing.synthetic import make_s2_l2a_catalog
+
+    return make_s2_l2a_catalog(
+        tmp_path_factory.mktemp("scenes"),
+        dates=3,
+        size=256,
+        tile=256,
+        interval_days=20,
+        bands=("red", "nir", "scl"),
+    )
+
+
+@pytest.fixture(scope="session")
+def scene_server(scene_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from eo.catalog.serve import serve
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EO_HOME", str(tmp_path_factory.mktemp("scene-server-home")))
+        server = serve(scene_catalog)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def scene_proxy(scene_server: Any, scene_catalog: Path) -> Iterator[FaultServer]:
+    proxy = FaultServer(scene_server.url, scene_catalog.parent, namespace=uuid.uuid4().hex[:8])
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def fault_api(synthetic_server: Any) -> Iterator[FaultServer]:
+    proxy = FaultServer(synthetic_server.url)
+    yield proxy
+    proxy.close()

@@ -1,0 +1,133 @@
+"""Helpers of the fault suite (tests/faults): the retry policy, specs, ``eo`` processes, run snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from faultserver import FaultServer
+
+from eo.retry import RetryPolicy
+
+__all__ = ["EO", "POLICY", "POLICY_ENV", "FaultServer", "eo_cli", "eo_env", "leftovers", "pipeline_spec",
+           "scene_area", "snapshot", "write_spec"]  # fmt: skip
+
+#: Retries and deadlines of the suite: the faults of a test resolve within seconds.
+POLICY = RetryPolicy(
+    max_retries=3,
+    connect_retries=2,
+    backoff_factor=0.05,
+    backoff_max=0.4,
+    retry_after_max=2.0,
+    connect_timeout=0.5,
+    read_timeout=0.75,
+    deadline=3.0,
+)
+#: The same policy as ``EO_RETRY`` for an ``eo`` process.
+POLICY_ENV = json.dumps(
+    {
+        "max_retries": POLICY.max_retries,
+        "connect_retries": POLICY.connect_retries,
+        "backoff_factor": POLICY.backoff_factor,
+        "backoff_max": POLICY.backoff_max,
+        "retry_after_max": POLICY.retry_after_max,
+        "connect_timeout": POLICY.connect_timeout,
+        "read_timeout": POLICY.read_timeout,
+        "deadline": POLICY.deadline,
+    }
+)
+EO = str(Path(sys.executable).parent / "eo")
+
+
+def scene_area(catalog: Path) -> list[float]:
+    """A lon/lat bbox inside the scenes' footprint (every tile of it has data)."""
+    import pystac
+
+    item = next(pystac.Catalog.from_file(str(catalog)).get_items(recursive=True))
+    w, s, e, n = item.bbox
+    return [w + 1e-4, s + 1e-4, e - 1e-4, n - 1e-4]
+
+
+def pipeline_spec(url: str, area: list[float], **over: Any) -> dict[str, Any]:
+    """An NDVI pipeline over the scenes: 128 px tiles, monthly bins (June: 2 dates, July: 1)."""
+    spec: dict[str, Any] = {
+        "name": "faults",
+        "catalog": url,
+        "collections": ["sentinel-2-l2a"],
+        "area": {"bbox": area},
+        "period": {"start": "2025-06-01", "end": "2025-07-31", "bin": "monthly"},
+        "grid": {"crs": "EPSG:32642", "resolution": 10, "tile_size": 128},
+        "bands": ["red", "nir", "qa"],
+        "mask": {"classes": ["nodata", "cloud", "shadow", "cirrus"]},
+        "indices": ["NDVI"],
+        "composite": {"method": "median"},
+        "outputs": {"dir": "unused"},
+    }
+    spec.update(over)
+    return spec
+
+
+def write_spec(path: Path, spec: dict[str, Any]) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def eo_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of an ``eo`` process: its own EO_HOME, the suite's retry policy."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EO_")}
+    env.update({"EO_HOME": str(home), "EO_RETRY": POLICY_ENV, "MPLBACKEND": "Agg", **extra})
+    return env
+
+
+def eo_cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``eo ARGS`` in a real process; its exit status, stdout and stderr."""
+    return subprocess.run([EO, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _stac(path: Path) -> Any:
+    doc = json.loads(path.read_text())
+    if isinstance(doc, dict) and isinstance(doc.get("properties"), dict):
+        doc["properties"].pop("created", None)  # when it was written: differs between runs by design
+    return doc
+
+
+def snapshot(out: Path) -> dict[str, Any]:
+    """What two runs of one spec must agree on: every COG's bytes, every STAC document, the file list."""
+    files = sorted(
+        str(p.relative_to(out))
+        for p in out.rglob("*")
+        if p.is_file() and "_state" not in p.relative_to(out).parts
+        and p.name not in ("report.json", "report.html", ".eo-run.lock")
+        and "overviews" not in p.relative_to(out).parts
+    )  # fmt: skip
+    cogs = {f: hashlib.sha256((out / f).read_bytes()).hexdigest() for f in files if f.endswith(".tif")}
+    stac = {f: _stac(out / f) for f in files if f.endswith(".json")}
+    return {"files": files, "cogs": cogs, "stac": stac}
+
+
+def leftovers(out: Path) -> list[str]:
+    """Files in ``out`` that no committed state record, the catalogue or the report accounts for."""
+    records = [json.loads(p.read_text()) for p in (out / "_state").glob("*/*.json")]
+    owned = {f for r in records for f in r["files"]}
+    items = {r["item"]["id"] for r in records if r.get("item")}
+    extra = []
+    for p in out.rglob("*"):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(out)
+        if rel.parts[0] in ("_state", "overviews") or str(rel) in (
+            "catalog.json", "collection.json", "report.json", "report.html", ".eo-run.lock"
+        ):  # fmt: skip
+            continue
+        item_json = len(rel.parts) == 2 and rel.parts[0] in items and rel.name == f"{rel.parts[0]}.json"
+        if str(rel) in owned or item_json:
+            continue
+        extra.append(str(rel))
+    return sorted(extra)
