@@ -15,7 +15,7 @@ from faultserver import FaultServer
 from eo.retry import RetryPolicy
 
 __all__ = ["EO", "POLICY", "POLICY_ENV", "FaultServer", "eo_cli", "eo_env", "leftovers", "pipeline_spec",
-           "scene_area", "snapshot", "write_spec"]  # fmt: skip
+           "scene_area", "snapshot", "tile_area", "write_spec"]  # fmt: skip
 
 #: Retries and deadlines of the suite: the faults of a test resolve within seconds.
 POLICY = RetryPolicy(
@@ -51,6 +51,27 @@ def scene_area(catalog: Path) -> list[float]:
     item = next(pystac.Catalog.from_file(str(catalog)).get_items(recursive=True))
     w, s, e, n = item.bbox
     return [w + 1e-4, s + 1e-4, e - 1e-4, n - 1e-4]
+
+
+def tile_area(catalog: Path, nx: int = 2, ny: int = 1) -> list[float]:
+    """A lon/lat bbox of ``nx`` x ``ny`` whole 128 px tiles of the grid of :func:`pipeline_spec`."""
+    import pystac
+    from odc.geo.geom import box
+
+    from eo.grid.tiles import TileGrid
+
+    item = next(pystac.Catalog.from_file(str(catalog)).get_items(recursive=True))
+    w, s, e, n = item.bbox
+    centre = box(w, s, e, n, "EPSG:4326").centroid.to_crs("EPSG:32642")
+    x, y = centre.coords[0]
+    side = 1280.0
+    x0, y0 = (x // side) * side, (y // side) * side
+    shrink = 200.0  # the lon/lat box of a UTM box is larger (grid convergence): stay clear of the edges
+    area = box(x0 + shrink, y0 + shrink, x0 + nx * side - shrink, y0 + ny * side - shrink, "EPSG:32642")
+    lonlat = list(area.to_crs("EPSG:4326").boundingbox)
+    grid = TileGrid("EPSG:32642", 10, 128)
+    assert len(list(grid.tiles(box(*lonlat, "EPSG:4326")))) == nx * ny
+    return lonlat
 
 
 def pipeline_spec(url: str, area: list[float], **over: Any) -> dict[str, Any]:

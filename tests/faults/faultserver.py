@@ -76,6 +76,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hung up (it gave up, as it should): not the server's problem
+
 
 class FaultServer:
     """See the module docstring."""
@@ -88,10 +91,13 @@ class FaultServer:
         token: str | None = None,
         namespace: str = "n0",
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        hide: set[str] | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/") if upstream else None
         self.files = Path(files).resolve() if files else None
         self.token, self.namespace, self.transform = token, namespace, transform
+        self.hide = set(hide or ())
+        """Ids of items left out of every answer (a catalogue without them)."""
         self.rules: list[Rule] = []
         self.log: list[tuple[str, str, int]] = []
         self.lock = threading.Lock()
@@ -167,6 +173,8 @@ class FaultServer:
         except ValueError:
             return text.encode()
         feats = doc.get("features") if isinstance(doc, dict) else None
+        if feats and self.hide:
+            feats[:] = [f for f in feats if f.get("id") not in self.hide]
         for feat in feats or ([doc] if isinstance(doc, dict) and doc.get("type") == "Feature" else []):
             for asset in (feat.get("assets") or {}).values():
                 href = asset.get("href", "")
