@@ -35,6 +35,15 @@ EXIT_ERROR = 2
 EXIT_SIGNAL_BASE = 128
 
 
+def interrupting_signal() -> int:
+    """The signal that interrupted this process: the last SIGINT/SIGTERM the entry point saw, else SIGINT."""
+    import signal
+
+    from eo._console import received
+
+    return received[-1] if received else int(signal.SIGINT)
+
+
 class TextFormatter(logging.Formatter):
     """``time level logger: message``, credentials redacted."""
 
@@ -107,7 +116,7 @@ class EOGroup(click.Group):
             if debug():
                 raise
             click.echo("interrupted", err=True)
-            sys.exit(EXIT_SIGNAL_BASE + 2)
+            sys.exit(EXIT_SIGNAL_BASE + interrupting_signal())
         except EOError as err:
             if debug():
                 raise

@@ -3,8 +3,8 @@
 Exit status: 0 success (or nothing to do), 1 partial (some tiles failed or a scene that could not be
 read was left out; the rest written), 2 failure (bad spec, unreachable catalogue, no items, output
 directory unwritable or another pipeline's, storage full before anything was written), 130
-interrupted by Ctrl-C (143 by SIGTERM), after the report of what finished was written; the next run
-resumes.  Every failure is one line on stderr.
+interrupted by Ctrl-C (143 by SIGTERM: the ``eo`` script handles both, :mod:`eo._console`), after
+the report of what finished was written; the next run resumes.  Every failure is one line on stderr.
 """
 
 from __future__ import annotations
@@ -12,38 +12,12 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from eo.cli import EXIT_SIGNAL_BASE
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[list[int]]:
-    """SIGTERM (systemd, a scheduler's kill) stops the run like Ctrl-C; yields the signals received."""
-    got: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield got
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        got.append(signum)
-        raise KeyboardInterrupt
-
-    old_term = signal.signal(signal.SIGTERM, handler)
-    old_int = signal.getsignal(signal.SIGINT)
-    if old_int is signal.default_int_handler:
-        signal.signal(signal.SIGINT, handler)
-    try:
-        yield got
-    finally:
-        signal.signal(signal.SIGTERM, old_term)
-        signal.signal(signal.SIGINT, old_int)
+from eo.cli import EXIT_SIGNAL_BASE, interrupting_signal
 
 
 def _finished(out: Path) -> str:
@@ -87,14 +61,13 @@ def command(spec: str, out: str | None, cluster: str | None, dry_run: bool) -> N
     if dry_run:
         click.echo(plan(parsed, progress=say).describe())
         return
-    with _terminate_as_interrupt() as signals:
-        try:
-            report = run(parsed, cluster=cluster, progress=say)
-        except KeyboardInterrupt:
-            signum = signals[-1] if signals else signal.SIGINT
-            name = signal.Signals(signum).name
-            click.echo(f"{parsed.name}: interrupted ({name}): {_finished(parsed.out_dir)}", err=True)
-            sys.exit(EXIT_SIGNAL_BASE + signum)
+    try:
+        report = run(parsed, cluster=cluster, progress=say)
+    except KeyboardInterrupt:
+        signum = interrupting_signal()
+        name = signal.Signals(signum).name
+        click.echo(f"{parsed.name}: interrupted ({name}): {_finished(parsed.out_dir)}", err=True)
+        sys.exit(EXIT_SIGNAL_BASE + signum)
     c = report.counts
     click.echo(
         f"{parsed.name}: {c['done']} done, {c['skipped']} unchanged, {c['failed']} failed, {c['empty']} empty"

@@ -234,7 +234,7 @@ def _execute(spec: PipelineSpec, outputs: Outputs, job: Job) -> TileResult:
     except OSError as err:
         from eo.pipeline.tile import storage_failure
 
-        if storage_failure(err) is not None:
+        if storage_failure(err, spec.out_dir) is not None:
             raise StorageError(f"cannot commit tile {tile} {label} in {spec.out_dir}: {err}") from err
         raise
     return res

@@ -203,16 +203,55 @@ def _chain(err: BaseException) -> Iterator[BaseException]:
         todo += [e.__cause__, e.__context__]
 
 
-def storage_failure(err: BaseException) -> str | None:
-    """The words of a write the storage refused (disk full, quota...) anywhere in ``err``'s chain."""
-    for e in _chain(err):
+def storage_failure(err: BaseException, where: Path | None = None, needed: int = 0) -> str | None:
+    """Why the storage refused a write (disk full, quota, size limit, read-only), else None.
+
+    From ``err``'s chain when it says so (an errno, or the words); GDAL's write errors often do not
+    (libtiff prints the reason and GDAL raises "Write failed"), so after a write error the storage
+    at ``where`` is asked: read-only, less than ``needed`` bytes free, or a file size limit
+    (``RLIMIT_FSIZE``) on this process.
+    """
+    chain = list(_chain(err))
+    for e in chain:
         if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS:
             return e.strerror or str(e)
         text = str(e)
         for words in STORAGE_WORDS:
             if words in text:
                 return words
+    if where is None or not any("write" in str(e).lower() for e in chain):
+        return None
+    return _storage_state(where, needed)
+
+
+def _storage_state(where: Path, needed: int) -> str | None:
+    """What about the storage at ``where`` (or its nearest existing parent) stops writes, if anything."""
+    import os
+    import resource
+
+    probe = where
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        st = os.statvfs(probe)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return "Read-only file system"
+    free = st.f_bavail * st.f_frsize
+    if free < needed:
+        return f"No space left on device ({free // 1024} KiB free, a tile needs about {needed // 1024} KiB)"
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY:
+        return f"File too large (this process may not write files over {soft} bytes: RLIMIT_FSIZE)"
     return None
+
+
+def _needed(spec: PipelineSpec) -> int:
+    """Bytes a tile's writes need at most: uncompressed temp GTiffs (512 px blocks) and the COGs."""
+    side = -(-max(spec.grid.tile_size, 512) // 512) * 512
+    names = len(spec.outputs.variables) or len(spec.indices) + 1 or len(spec.bands) + 1
+    return side * side * 4 * names * 2
 
 
 def unreadable(err: BaseException, items: Sequence[pystac.Item]) -> dict[str, str]:
@@ -243,7 +282,7 @@ def make(spec: PipelineSpec, job: Job, out_dir: Path) -> Made:
         try:
             made = _write(spec, job, items, out_dir)
         except Exception as err:
-            words = storage_failure(err)
+            words = storage_failure(err, out_dir, _needed(spec))
             if words is not None:
                 raise StorageError(
                     f"cannot write the outputs of tile {job.tile} {job.period.label} into {out_dir}: "

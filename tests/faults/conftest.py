@@ -60,3 +60,25 @@ def fault_api(synthetic_server: Any) -> Iterator[FaultServer]:
     proxy = FaultServer(synthetic_server.url)
     yield proxy
     proxy.close()
+
+
+@pytest.fixture(scope="session")
+def finished_run(
+    scene_server: Any, scene_catalog: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The 2 x 2 tile pipeline run to its end by ``eo run`` (threads): spec file, home, output, snapshot."""
+    import time
+
+    from faultkit import eo_cli, eo_env, pipeline_spec, snapshot, tile_area, write_spec
+
+    folder = tmp_path_factory.mktemp("finished")
+    spec = pipeline_spec(scene_server.url, tile_area(scene_catalog, 2, 2))
+    spec_file = write_spec(folder / "faults.yaml", spec)
+    home, out = folder / "home", folder / "out"
+    t0 = time.monotonic()
+    res = eo_cli(["run", str(spec_file), "--out", str(out), "--cluster", "threads"], eo_env(home))
+    took = time.monotonic() - t0
+    assert res.returncode == 0, res.stderr
+    snap = snapshot(out)
+    assert len(snap["cogs"]) == 16  # 2 x 2 tiles x 2 months x (NDVI, count)
+    return {"spec_file": spec_file, "home": home, "out": out, "snapshot": snap, "seconds": took}

@@ -25,8 +25,8 @@ POLICY = RetryPolicy(
     backoff_max=0.4,
     retry_after_max=2.0,
     connect_timeout=0.5,
-    read_timeout=0.75,
-    deadline=3.0,
+    read_timeout=0.6,
+    deadline=2.0,
 )
 #: The same policy as ``EO_RETRY`` for an ``eo`` process.
 POLICY_ENV = json.dumps(

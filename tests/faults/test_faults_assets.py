@@ -135,7 +135,7 @@ def test_unreadable_scene_is_left_out_recorded_and_retried_next_run(
 
 @pytest.mark.parametrize(
     "kind,params",
-    [("status", {"code": 503, "times": 2}), ("reset", {"times": 2}), ("status", {"code": 502, "times": 1})],
+    [("status", {"code": 503, "times": 2}), ("reset", {"times": 2})],
 )
 def test_transient_asset_faults_change_nothing(
     kind: str,
