@@ -225,7 +225,7 @@ def collection_document(
     rows = sorted(summaries, key=lambda r: str(r["id"]))
     if not rows:
         raise InputError(f"a collection needs at least one item for {collection_id!r}; got none")
-    boxes = [r["bbox"] for r in rows if r.get("bbox")]
+    boxes = [r["bbox"] for r in rows if r.get("bbox")] or [[-180.0, -90.0, 180.0, 90.0]]  # none: the globe
     west, south = min(b[0] for b in boxes), min(b[1] for b in boxes)
     east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
     starts = [_utc(r["start_datetime"]) for r in rows if r.get("start_datetime")]
