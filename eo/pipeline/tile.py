@@ -116,7 +116,8 @@ def build(spec: PipelineSpec, items: Sequence[pystac.Item], gbox: GeoBox) -> tup
     missing = [v for v in names if v not in comp.data_vars]
     if missing:
         raise InputError(
-            f"outputs.variables {missing} are not produced; the composite has {list(comp.data_vars)}"
+            f"outputs.variables {missing} are not made by this pipeline; the composite has "
+            f"{list(comp.data_vars)}"
         )
     for name in names:
         safe_name(name, "output variable")
