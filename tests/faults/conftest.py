@@ -21,6 +21,22 @@ import pytest
 from faultserver import FaultServer
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault suite's figures: faults injected by kind, interruption trials, data lost."""
+    import faultserver
+    from faultkit import FIGURES
+
+    injected = dict(sorted(faultserver.INJECTED.items()))
+    if not injected and not FIGURES["trials"]:
+        return
+    terminalreporter.section("fault suite")
+    terminalreporter.write_line(f"faults injected by the HTTP server: {sum(injected.values())} {injected}")
+    terminalreporter.write_line(
+        f"interruption trials: {FIGURES['trials']} ({FIGURES['interrupted mid-run']} stopped mid-run); "
+        f"tiles lost: {FIGURES['tiles lost']}; orphan files: {FIGURES['orphan files']}"
+    )
+
+
 @pytest.fixture(scope="session")
 def scene_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from eo.testing.synthetic import make_s2_l2a_catalog

@@ -41,6 +41,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+#: Faults injected by every server of this process (rule hits), by kind: the suite's figures.
+INJECTED: dict[str, int] = {}
+
 
 @dataclass
 class Rule:
@@ -120,6 +123,7 @@ class FaultServer:
         with self.lock:
             for r in self.rules:
                 r.released.set()
+                INJECTED[r.kind] = INJECTED.get(r.kind, 0) + r.hits
             self.rules.clear()
 
     def hits(self, prefix: str = "/search") -> int:

@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 import yaml
-from faultkit import eo_cli, eo_env, leftovers, snapshot, write_spec
+from faultkit import eo_cli, eo_env, eo_here, leftovers, snapshot, write_spec
 
 
-def _rerun(finished: dict[str, Any], out: Path, *args: str) -> Any:
-    return eo_cli(["run", str(finished["spec_file"]), "--out", str(out), "--cluster", "threads", *args],
-                  eo_env(finished["home"]))  # fmt: skip
+def _rerun(finished: dict[str, Any], out: Path, *args: str, here: bool = False) -> Any:
+    run = eo_here if here else eo_cli
+    return run(["run", str(finished["spec_file"]), "--out", str(out), "--cluster", "threads", *args],
+               eo_env(finished["home"]))  # fmt: skip
 
 
 def _records(out: Path) -> dict[tuple[str, str], Path]:
@@ -99,8 +100,8 @@ def test_an_output_directory_belongs_to_one_pipeline(finished_run: dict[str, Any
     spec["name"] = "another"
     other = write_spec(tmp_path / "another.yaml", spec)
     before = snapshot(finished_run["out"])
-    res = eo_cli(["run", str(other), "--out", str(finished_run["out"]), "--cluster", "threads"],
-                 eo_env(finished_run["home"]))  # fmt: skip
+    res = eo_here(["run", str(other), "--out", str(finished_run["out"]), "--cluster", "threads"],
+                  eo_env(finished_run["home"]))  # fmt: skip
     assert res.returncode == 2
     (line,) = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert "belongs to pipeline 'faults'" in line and "'another'" in line
@@ -141,7 +142,7 @@ TYPOS: list[tuple[str, Any, tuple[Any, ...] | None, str]] = [
         "outputs",
         {"dir": "x", "variables": ["NDVI", "EVI"]},
         ("outputs", "variables"),
-        "['EVI'] are not produced",
+        "['EVI'] are not made",
     ),
     ("grid", {"crs": "EPSG:4326", "resolution": 10}, ("grid", "crs"), "tile grids need a projected CRS"),
     ("collections", ["sentinel-2-l3z"], None, "collection(s) sentinel-2-l3z not offered"),
@@ -188,5 +189,5 @@ def test_dry_run_prints_the_plan_and_writes_nothing(finished_run: dict[str, Any]
     assert "8 to compute, 0 unchanged" in plan
     assert "outputs per tile: NDVI, count as cog" in plan and "to write" in plan and "memory: about" in plan
     assert not out.exists()
-    done = _rerun(finished_run, finished_run["out"], "--dry-run")
+    done = _rerun(finished_run, finished_run["out"], "--dry-run", here=True)
     assert "0 to compute, 8 unchanged" in done.stdout

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import rasterio
-from faultkit import EO, eo_cli, eo_env, leftovers, pipeline_spec, snapshot, tile_area, write_spec
+from faultkit import EO, eo_cli, eo_env, eo_here, leftovers, pipeline_spec, snapshot, tile_area, write_spec
 
 
 def _can_mount() -> bool:
@@ -104,8 +104,8 @@ def test_read_only_output_directory(spec_file: Path, done_run: dict[str, Any], t
     before = _mtimes(out)
     with read_only(out):
         for target, args in ((out, []), (out / "new", []), (out, ["--dry-run"])):
-            res = eo_cli(["run", str(spec_file), "--out", str(target), "--cluster", "threads", *args],
-                         eo_env(done_run["home"]))  # fmt: skip
+            res = eo_here(["run", str(spec_file), "--out", str(target), "--cluster", "threads", *args],
+                          eo_env(done_run["home"]))  # fmt: skip
             assert res.returncode == 2, res.stderr
             line = _one_error(res.stderr)
             assert "cannot write the output directory" in line and str(out) in line

@@ -21,13 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import EO, eo_cli, eo_env, leftovers, pipeline_spec, snapshot, tile_area
+from faultkit import EO, FIGURES, eo_cli, eo_env, leftovers, pipeline_spec, snapshot, tile_area
 
 #: Interrupted runs per chain (one chain of SIGKILLs, one of SIGINT/SIGTERM), and their seed.
-TRIALS = int(os.environ.get("EO_FAULT_TRIALS", "4"))
+TRIALS = int(os.environ.get("EO_FAULT_TRIALS", "3"))
 SEED = int(os.environ.get("EO_FAULT_SEED", "13"))
-#: What the trials did, for the session summary.
-FIGURES: dict[str, int] = {"trials": 0, "interrupted mid-run": 0, "tiles lost": 0, "orphan files": 0}
 
 
 @pytest.fixture(scope="module")
