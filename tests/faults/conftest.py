@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultserver import FaultServer
+
+from faults.faultserver import FaultServer
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The fault suite's figures: faults injected by kind, interruption trials, data lost."""
-    import faultserver
-    from faultkit import FIGURES
+    from faults import faultserver
+    from faults.faultkit import FIGURES
 
     injected = dict(sorted(faultserver.INJECTED.items()))
     if not injected and not FIGURES["trials"]:
@@ -85,7 +86,7 @@ def finished_run(
     """The 2 x 2 tile pipeline run to its end by ``eo run`` (threads): spec file, home, output, snapshot."""
     import time
 
-    from faultkit import eo_cli, eo_env, pipeline_spec, snapshot, tile_area, write_spec
+    from faults.faultkit import eo_cli, eo_env, pipeline_spec, snapshot, tile_area, write_spec
 
     folder = tmp_path_factory.mktemp("finished")
     spec = pipeline_spec(scene_server.url, tile_area(scene_catalog, 2, 2))

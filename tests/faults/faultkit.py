@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from faultserver import FaultServer
-
 from eo.retry import RetryPolicy
+from faults.faultserver import FaultServer
 
 __all__ = [
     "EO",

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
-from faultkit import POLICY, FaultServer, pipeline_spec, snapshot, tile_area
 
 import eo
 from eo.errors import GeoreferenceMismatchWarning
 from eo.pipeline import run
+from faults.faultkit import POLICY, FaultServer, pipeline_spec, snapshot, tile_area
 
 JUNE5, JUNE25, JULY = "S2B_42UXB_20250605_0_L2A", "S2A_42UXB_20250625_0_L2A", "S2B_42UXB_20250715_0_L2A"
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
-from faultkit import eo_cli, eo_env, eo_here, leftovers, snapshot, write_spec
+
+from faults.faultkit import eo_cli, eo_env, eo_here, leftovers, snapshot, write_spec
 
 
 def _rerun(finished: dict[str, Any], out: Path, *args: str, here: bool = False) -> Any:

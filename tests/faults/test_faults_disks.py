@@ -22,7 +22,18 @@ from typing import Any
 
 import pytest
 import rasterio
-from faultkit import EO, eo_cli, eo_env, eo_here, leftovers, pipeline_spec, snapshot, tile_area, write_spec
+
+from faults.faultkit import (
+    EO,
+    eo_cli,
+    eo_env,
+    eo_here,
+    leftovers,
+    pipeline_spec,
+    snapshot,
+    tile_area,
+    write_spec,
+)
 
 
 def _can_mount() -> bool:

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import POLICY_ENV, FaultServer, eo_cli, eo_env, pipeline_spec, tile_area, write_spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eo.errors import EOError, InputError
 from eo.params import parse_bbox, parse_datetime
+from faults.faultkit import POLICY_ENV, FaultServer, eo_cli, eo_env, pipeline_spec, tile_area, write_spec
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "stac"
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import EO, FIGURES, eo_cli, eo_env, leftovers, pipeline_spec, snapshot, tile_area
+
+from faults.faultkit import EO, FIGURES, eo_cli, eo_env, leftovers, pipeline_spec, snapshot, tile_area
 
 #: Interrupted runs per chain (one chain of SIGKILLs, one of SIGINT/SIGTERM), and their seed.
 TRIALS = int(os.environ.get("EO_FAULT_TRIALS", "3"))

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from faultkit import POLICY, POLICY_ENV, FaultServer, eo_cli, eo_env
 
 import eo
 from eo.cli import main
 from eo.errors import RemoteError, RemoteTimeoutError
+from faults.faultkit import POLICY, POLICY_ENV, FaultServer, eo_cli, eo_env
 
 #: Seconds a persistent fault may take beyond the deadline (the last attempt's cut-off, scheduling).
 SLACK = 2.0
