@@ -20,6 +20,7 @@ is rebuilt from the same records.  Only files named like eo's own are ever remov
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 from collections.abc import Iterable, Mapping
@@ -30,7 +31,7 @@ from typing import Any
 import pystac
 
 from eo.io.atomic import write_json
-from eo.io.stac import summary, write_collection, write_item
+from eo.io.stac import collection_document, summary, write_item
 from eo.pipeline.state import StateStore
 
 #: A temp file of :func:`eo.io.atomic.temp_path` (and its GDAL side-cars): ``.<name>.<12 hex>.tmp*``.
@@ -151,21 +152,30 @@ class Outputs:
         return rec
 
     def write_catalogue(self) -> None:
-        """``collection.json`` and ``catalog.json`` linking every committed item (none: left alone)."""
+        """``collection.json`` and ``catalog.json`` linking every committed item (none: left alone).
+
+        A file whose content would not change is not rewritten (a re-run with nothing to do leaves
+        the output directory as it was).
+        """
         summaries = [r["item"] for r in self.records.values() if r.get("item")]
         if not summaries:
             return
-        write_collection(self.out_dir, summaries, self.pipeline, description=self.description)
-        write_json(
-            self.out_dir / "catalog.json",
-            {
-                "type": "Catalog",
-                "stac_version": pystac.get_stac_version(),
-                "id": f"{self.pipeline}-outputs",
-                "description": f"Outputs of the eo pipeline {self.pipeline!r}",
-                "links": [
-                    {"rel": "root", "href": "./catalog.json", "type": "application/json"},
-                    {"rel": "child", "href": "./collection.json", "type": "application/json"},
-                ],
-            },
-        )
+        collection = collection_document(summaries, self.pipeline, description=self.description)
+        root = {
+            "type": "Catalog",
+            "stac_version": pystac.get_stac_version(),
+            "id": f"{self.pipeline}-outputs",
+            "description": f"Outputs of the eo pipeline {self.pipeline!r}",
+            "links": [
+                {"rel": "root", "href": "./catalog.json", "type": "application/json"},
+                {"rel": "child", "href": "./collection.json", "type": "application/json"},
+            ],
+        }
+        for name, doc in (("collection.json", collection), ("catalog.json", root)):
+            path = self.out_dir / name
+            try:
+                if json.loads(path.read_text()) == doc:
+                    continue
+            except (OSError, ValueError):
+                pass
+            write_json(path, doc)
