@@ -6,6 +6,10 @@ report of what finished and closes the cluster.  Workers that also took the sign
 the middle of their tasks and print their tracebacks over the run's last lines.  The workers
 started with the cluster inherit the ignored signal (Python then installs no handler of its own);
 workers the nanny restarts later (after a crash) are told by a worker plugin.
+
+The same plugin redacts credentials from everything the worker processes log (a failed read's
+error quotes its signed URL: :mod:`eo.redact`), and, unless eo logs at DEBUG, drops Dask's
+"Compute Failed" reports of the tasks eo's run handles itself (the tile's line says what failed).
 """
 
 from __future__ import annotations
@@ -27,17 +31,57 @@ def _ignore_sigint() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def quiet_interrupts() -> Any:
-    """A Dask worker plugin making each worker process (restarted ones too) ignore SIGINT."""
+class RedactingFilter(logging.Filter):
+    """Redact credentials from log records; optionally drop Dask's reports of failed tasks."""
+
+    def __init__(self, drop_task_errors: bool = False) -> None:
+        super().__init__()
+        self.drop_task_errors = drop_task_errors
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from eo.redact import redact
+
+        if self.drop_task_errors and str(record.msg).startswith("Compute Failed"):
+            return False
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def _install_filter(drop_task_errors: bool) -> None:
+    """Put a :class:`RedactingFilter` on this process's log handlers and on Dask's worker logger."""
+    flt = RedactingFilter(drop_task_errors)
+    for name in ("", "distributed", "distributed.worker"):
+        logger = logging.getLogger(name)
+        if name == "distributed.worker":
+            logger.addFilter(flt)
+        for handler in logger.handlers:
+            handler.addFilter(flt)
+
+
+def worker_plugin(drop_task_errors: bool = True) -> Any:
+    """A Dask worker plugin for eo's own cluster, applied in every worker process (restarted ones too).
+
+    The process ignores SIGINT and redacts credentials from its logs (and drops Dask's "Compute
+    Failed" reports with ``drop_task_errors``).
+    """
     from distributed.diagnostics.plugin import WorkerPlugin
 
-    class QuietInterrupts(WorkerPlugin):
-        name = "eo-quiet-interrupts"
+    class EoWorkerProcess(WorkerPlugin):
+        name = "eo-worker-process"
+
+        def __init__(self, drop: bool) -> None:
+            self.drop = drop
 
         def setup(self, worker: Any) -> None:
             _ignore_sigint()
+            _install_filter(self.drop)
 
-    return QuietInterrupts()
+    return EoWorkerProcess(drop_task_errors)
 
 
 @contextmanager
@@ -96,7 +140,8 @@ def run_client(spec: PipelineSpec, cluster: Any) -> Iterator[Any]:
         lc = LocalCluster(**kwargs)
     with lc, Client(lc) as client:
         if spec.cluster.processes:
-            client.register_plugin(quiet_interrupts())
+            debug = logging.getLogger("eo").getEffectiveLevel() <= logging.DEBUG
+            client.register_plugin(worker_plugin(drop_task_errors=not debug))
         from eo.workers import prime
 
         prime(client)  # fresh worker processes: they import eo's task modules while this one plans

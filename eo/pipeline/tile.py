@@ -17,6 +17,7 @@ refuses (disk full, quota, file size limit, read-only) raises :class:`~eo.errors
 from __future__ import annotations
 
 import errno
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -255,13 +256,23 @@ def _needed(spec: PipelineSpec) -> int:
     return side * side * 4 * names * 2
 
 
+#: A scene-level error that crossed a process boundary as text (Dask sends ``Exception(repr(err))``
+#: when the error's cause cannot be pickled, as rasterio's cannot).
+_AS_TEXT = re.compile(r"""^(?:AssetReadError|BandNotFoundError)\((["'])(?P<message>.*)\1\)$""", re.DOTALL)
+
+
 def unreadable(err: BaseException, items: Sequence[pystac.Item]) -> dict[str, str]:
     """``{item id: why}`` of the items an error says cannot be read (empty: not a scene's fault)."""
     out: dict[str, str] = {}
     for e in _chain(err):
         text = str(e)
-        scene_level = isinstance(e, AssetReadError) or (
-            isinstance(e, BandNotFoundError) and "has no asset for band" in text
+        sent = _AS_TEXT.match(text)
+        if sent is not None:  # the error of a worker process, flattened to text on the way
+            text = sent.group("message")
+        scene_level = (
+            isinstance(e, AssetReadError)
+            or (sent is not None and "cannot read asset" in text)
+            or ((isinstance(e, BandNotFoundError) or sent is not None) and "has no asset for band" in text)
         )
         if not scene_level:
             continue

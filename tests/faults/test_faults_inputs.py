@@ -275,19 +275,26 @@ SECRET = "S3CR3T-t0k3n-value"
 
 
 def test_signed_urls_and_tokens_never_show(scene_server: Any, scene_catalog: Path, tmp_path: Path) -> None:
-    """Assets are signed (the file server needs ``?token=``); one is missing, so errors quote its URL."""
+    """Assets are signed (the file server needs ``?token=``); one is missing, so errors quote its URL.
+
+    Once in this process (threads, text logs), once with Dask worker processes (JSON logs): their
+    logs and the errors they send back are redacted too, and the scene is left out either way.
+    """
     proxy = FaultServer(scene_server.url, scene_catalog.parent, token=SECRET)
     try:
         june25 = "S2A_42UXB_20250625_0_L2A"
         proxy.add("status", f"/files/{proxy.namespace}/sentinel-2-l2a/{june25}/B04.tif", code=404)
         spec = write_spec(tmp_path / "signed.yaml", pipeline_spec(proxy.url, tile_area(scene_catalog, 1, 1)))
         outputs = []
-        for fmt in ("text", "json"):
+        runs = (("text", "-vv", ["--cluster", "threads"]), ("json", "-v", []))  # json: Dask worker processes
+        for fmt, verbose, cluster in runs:
             out = tmp_path / f"out-{fmt}"
-            args = ["-vv", "--log-format", fmt, "run", str(spec), "--out", str(out), "--cluster", "threads"]
+            args = [verbose, "--log-format", fmt, "run", str(spec), "--out", str(out), *cluster]
             res = eo_cli(args, eo_env(tmp_path / "home"))
             assert res.returncode == 1, res.stderr  # the scene is left out
-            assert "token=***" in res.stderr or "token%3D***" in res.stderr or june25 in res.stderr
+            assert june25 in res.stderr
+            if verbose == "-vv":
+                assert "token=***" in res.stderr  # the failed read was logged, with its credential masked
             outputs.append((out, res.stdout + res.stderr))
         broken = f"http://user:{SECRET}@127.0.0.1:9/stac?token={SECRET}"
         search = eo_cli(["search", "--catalog", broken], eo_env(tmp_path / "home", EO_RETRY=POLICY_ENV))
