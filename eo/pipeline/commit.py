@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import shutil
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,8 @@ from eo.pipeline.state import StateStore
 TEMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp(\..+)?$")
 #: An output item id: ``<epsg>_<ix>_<iy>_<start>_<end>``.
 ITEM_ID = re.compile(r"^\d+_-?\d+_-?\d+_\d{8}_\d{8}$")
+#: Seconds between catalogue rewrites while a run commits tiles.
+CATALOGUE_EVERY = 2.0
 #: Files at the top of an output directory that are eo's bookkeeping, never outputs.
 BOOKKEEPING = frozenset({"catalog.json", "collection.json", "report.json", "report.html", ".eo-run.lock"})
 
@@ -72,6 +76,8 @@ class Outputs:
         self.records: dict[tuple[str, str], dict[str, Any]] = {
             (r["tile"], r["period"]): r for r in self.store.records()
         }
+        self._catalogued = -math.inf  # monotonic time of the last catalogue rewrite
+        self._written: dict[str, Any] = {}
 
     # --- recovery -----------------------------------------------------------------------
 
@@ -142,7 +148,8 @@ class Outputs:
             result=result,
         )
         self.records[(tile, period)] = rec
-        self.write_catalogue()
+        if time.monotonic() - self._catalogued >= CATALOGUE_EVERY:
+            self.write_catalogue()
         if before is not None:  # files of the previous version the new one does not have
             for rel in set(before.get("files", [])) - set(rec["files"]):
                 _remove(self.out_dir / rel)
@@ -173,9 +180,13 @@ class Outputs:
         }
         for name, doc in (("collection.json", collection), ("catalog.json", root)):
             path = self.out_dir / name
+            if self._written.get(name) == doc:
+                continue
             try:
-                if json.loads(path.read_text()) == doc:
-                    continue
+                same = json.loads(path.read_text()) == doc
             except (OSError, ValueError):
-                pass
-            write_json(path, doc)
+                same = False
+            if not same:
+                write_json(path, doc)
+            self._written[name] = doc
+        self._catalogued = time.monotonic()

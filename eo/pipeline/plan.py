@@ -80,8 +80,9 @@ class Plan:
     def split(self, store: StateStore) -> None:
         """Sort the jobs into ``todo`` and ``current`` against the state records (again, under the lock)."""
         jobs, h = self.todo + self.current, self.spec.spec_hash
-        self.todo = [j for j in jobs if not store.is_current(j.tile, j.period.label, j.digest(h))]
-        self.current = [j for j in jobs if j not in self.todo]
+        current = [store.is_current(j.tile, j.period.label, j.digest(h)) for j in jobs]
+        self.todo = [j for j, c in zip(jobs, current, strict=True) if not c]
+        self.current = [j for j, c in zip(jobs, current, strict=True) if c]
 
     def estimates(self) -> dict[str, float]:
         """Expected bytes per tile (uncompressed), of all tiles to compute, and memory per task."""

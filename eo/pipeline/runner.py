@@ -124,6 +124,7 @@ def run(
             report.interrupted = True
             raise
         finally:
+            _flush_catalogue(outputs)
             report.seconds["total"] = time.perf_counter() - t0
             _write_report(report, out_dir)
     return report
@@ -238,6 +239,16 @@ def _execute(spec: PipelineSpec, outputs: Outputs, job: Job) -> TileResult:
             raise StorageError(f"cannot commit tile {tile} {label} in {spec.out_dir}: {err}") from err
         raise
     return res
+
+
+def _flush_catalogue(outputs: Outputs) -> None:
+    """Bring the catalogue up to the last commit (an error here is logged: the next run rebuilds it)."""
+    try:
+        outputs.write_catalogue()
+    except KeyboardInterrupt:
+        log.error("interrupted again while writing the catalogue; the next run rebuilds it")
+    except Exception as err:
+        log.error("could not update the catalogue in %s: %s; the next run rebuilds it", outputs.out_dir, err)
 
 
 def _write_report(report: RunReport, out_dir: Path) -> None:
