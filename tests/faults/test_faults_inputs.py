@@ -311,3 +311,38 @@ def test_signed_urls_and_tokens_never_show(scene_server: Any, scene_catalog: Pat
         for p in out.rglob("*"):
             if p.is_file():
                 assert SECRET.encode() not in p.read_bytes(), p
+
+
+@FAST
+@given(
+    st.sampled_from(
+        ["token", "sig", "X-Amz-Signature", "access_token", "apiKey", "password", "SessionToken"]
+    ),
+    st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%-_", min_size=8, max_size=40
+    ),
+    st.sampled_from(
+        ["https://data.example.org/a/B04.tif", "http://127.0.0.1:8080/search", "s3://bucket/key.tif"]
+    ),
+    st.sampled_from(["cannot read {} (404)", "GET {}: HTTP 503", "{}", "see <{}>."]),
+)
+def test_redaction_removes_every_credential_value(name: str, value: str, base: str, template: str) -> None:
+    from eo.redact import redact
+
+    url = f"{base}?bbox=1,2,3,4&{name}={value}&limit=10"
+    text = redact(template.format(url))
+    assert value not in text
+    assert "bbox=1,2,3,4" in text and "limit=10" in text  # what is not a credential stays readable
+
+
+def test_load_of_an_area_outside_every_item_is_an_error(scene_catalog: Path) -> None:
+    import pystac
+
+    import eo
+    from eo.errors import NoDataError
+
+    items = list(pystac.Catalog.from_file(str(scene_catalog)).get_items(recursive=True))
+    with pytest.raises(NoDataError, match="misses every item"):
+        eo.load(items, bands=["red"], bbox=(10.0, 45.0, 10.1, 45.1))
+    inside = tile_area(scene_catalog, 1, 1)
+    assert eo.load(items, bands=["red"], bbox=inside).red.shape[1:] > (0, 0)
