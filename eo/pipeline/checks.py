@@ -4,7 +4,7 @@
 classes, the tile grid's CRS and resampling, tile ids, the area file, output variable names, the
 output directory (writable, and not another pipeline's).  :func:`check_items` runs once the search
 has found items: every band of the spec resolves for their sensor.  The plan step
-(:mod:`eo.pipeline.plan`) then builds the lazy graph of the first tile, which checks what only the
+(:mod:`eo.pipeline.planning`) then builds the lazy graph of the first tile, which checks what only the
 data can tell (an index needing a band the spec does not load, output variables the composite does
 not make).  Each problem is a :class:`~eo.errors.PipelineSpecError` naming the file, line and key.
 """
@@ -106,7 +106,7 @@ def _names(spec: PipelineSpec) -> None:
 def _grid_and_area(spec: PipelineSpec) -> None:
     from eo.grid.tiles import TileGrid
     from eo.io.paths import safe_name
-    from eo.pipeline.plan import area_geometry
+    from eo.pipeline.planning import area_geometry
 
     try:
         grid = TileGrid(spec.grid.crs, spec.grid.resolution, spec.grid.tile_size, spec.grid.origin)

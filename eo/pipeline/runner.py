@@ -2,7 +2,7 @@
 
 ``run(spec)`` is what ``eo run SPEC`` and a notebook call: the same code path.
 
-1. **Plan** (:mod:`eo.pipeline.plan`): the spec is checked (names, paths, the output directory),
+1. **Plan** (:mod:`eo.pipeline.planning`): the spec is checked (names, paths, the output directory),
    the catalogue searched, tiles and periods paired with their items, unchanged ones found, and the
    first tile's lazy graph built.  Nothing is written and no cluster started before this passes:
    a typo is one line naming the file, line and key.  ``plan(spec)`` (``eo run --dry-run``) stops here.
@@ -29,7 +29,7 @@ from typing import Any
 
 from eo.errors import EOError, StorageError
 from eo.pipeline.commit import Outputs
-from eo.pipeline.plan import Plan, make_plan
+from eo.pipeline.planning import Plan, make_plan
 from eo.pipeline.report import RunReport, TileResult
 from eo.pipeline.spec import PipelineSpec, load_spec, parse_spec
 from eo.pipeline.state import RunLock, claim, fingerprint, item_fingerprint, unwritable
@@ -57,7 +57,7 @@ def plan(
 ) -> Plan:
     """Check a spec and plan its run without running it (searches; writes nothing; starts no cluster).
 
-    Returns the :class:`~eo.pipeline.plan.Plan`; ``print(plan(spec).describe())`` is ``eo run --dry-run``.
+    Returns the :class:`~eo.pipeline.planning.Plan`; ``print(plan(spec).describe())`` is ``eo run --dry-run``.
     """
     return make_plan(_as_spec(spec, out), say=progress)
 
