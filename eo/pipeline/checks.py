@@ -152,22 +152,29 @@ def check_spec(spec: PipelineSpec) -> None:
 
 
 def check_items(spec: PipelineSpec, items: Sequence[Any]) -> None:
-    """Every band of ``spec`` resolves for the sensor of the items found (the first one's)."""
+    """Every band of ``spec`` resolves for the sensor of the items found.
+
+    The sensor is that of the first item whose metadata can be read (a broken item is the tiles'
+    problem, handled when they run, not the spec's).
+    """
     from eo.catalog.definitions import get_catalog
     from eo.catalog.parse import identify_dict, item_dict, resolve_request
 
-    if not items:
-        return
     definition = getattr(items, "catalog", None) or get_catalog(spec.catalog)
-    d = item_dict(items[0])
-    context = definition.context(d) if definition is not None else None
-    profile, product, _ = identify_dict(d, context)
-    for i, name in enumerate(spec.bands):
+    for item in items:
+        d = item_dict(item)
         try:
-            resolve_request(profile, product, name, d, str(d.get("id")))
-        except EOError as err:
-            problem = f"{name!r} is not a band of {profile.id} {product.id}: {err}"
-            raise spec.error(("bands", i), problem) from None
+            context = definition.context(d) if definition is not None else None
+            profile, product, _ = identify_dict(d, context)
+        except EOError:
+            continue
+        for i, name in enumerate(spec.bands):
+            try:
+                resolve_request(profile, product, name, d, str(d.get("id")))
+            except EOError as err:
+                problem = f"{name!r} is not a band of {profile.id} {product.id}: {err}"
+                raise spec.error(("bands", i), problem) from None
+        return
 
 
 #: Errors of building a tile's graph that come from the spec, and the key they point at.
