@@ -12,9 +12,10 @@ setting             environment            meaning (default)
 ``gdal``            ``EO_GDAL_OPTIONS``    GDAL configuration options for reads and writes, a JSON
                                            object in the environment (``{}``: eo's defaults,
                                            :data:`GDAL_DEFAULTS`, only)
-``retry``           ``EO_RETRY``           retries and timeouts of network calls (searches and reads):
-                                           a :class:`eo.retry.RetryPolicy`, or its fields as a JSON
-                                           object in the environment (the policy's defaults)
+``retry``           ``EO_RETRY``           retries and timeouts of network calls (searches and reads)
+                                           and the deadline of a search: a :class:`eo.retry.RetryPolicy`,
+                                           or its fields as a JSON object in the environment
+                                           (``{"deadline": 600}``; the policy's defaults)
 ``io_threads``      ``EO_IO_THREADS``      reads of remote assets in flight per process, whatever the
                                            number of cores (16)
 ``malloc_tune``     ``EO_MALLOC_TUNE``     retune glibc's malloc in Dask worker processes whose

@@ -162,13 +162,47 @@ class WriteError(EOIOError):
     """An output could not be written (the partial file has been removed)."""
 
 
-class RemoteError(EOError, ConnectionError):
-    """A remote service (STAC API) failed after retries."""
+class StorageError(WriteError):
+    """The output's storage refuses writes (disk full, quota, file size limit, read-only file system).
 
-    def __init__(self, message: str, *, endpoint: str | None = None, status: int | None = None):
+    Nothing more can be written there, so a run stops instead of failing every remaining tile alike.
+    """
+
+
+class OutputNotWritableError(EOIOError, PermissionError):
+    """An output directory (or ``EO_HOME``) cannot be created or written."""
+
+
+class OutputOwnedError(EOError, FileExistsError):
+    """An output directory belongs to another pipeline (its outputs, state and catalogue)."""
+
+
+class RemoteError(EOError, ConnectionError):
+    """A remote service (STAC API) failed after retries.
+
+    ``endpoint`` is the API root, ``request`` the last request (``"GET <url>"``, credentials
+    redacted), ``status`` the last HTTP status (None: no answer), ``retry_after`` the seconds the
+    server asked to wait before another attempt.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status: int | None = None,
+        request: str | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.endpoint = endpoint
         self.status = status
+        self.request = request
+        self.retry_after = retry_after
+
+
+class RemoteTimeoutError(RemoteError, TimeoutError):
+    """A remote service did not finish answering within the deadline (``retry.deadline``)."""
 
 
 class ServerError(EOError, OSError):
@@ -208,6 +242,10 @@ class MetadataWarning(EOWarning):
 
 class SkippedMaskClassWarning(EOWarning):
     """A default mask class was skipped because the product cannot decode it."""
+
+
+class EmptyResultWarning(EOWarning):
+    """A search or load found nothing, or a filter removed everything it found (the filter is named)."""
 
 
 class UncalibratedWarning(MetadataWarning):

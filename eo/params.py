@@ -66,7 +66,7 @@ def parse_bbox(value: str | Sequence[Any] | None) -> BBox | None:
     if value is None:
         return None
     parts: Sequence[Any] = value.split(",") if isinstance(value, str) else value
-    if isinstance(parts, Mapping) or len(parts) != 4:
+    if isinstance(parts, Mapping) or not isinstance(parts, Sequence) or len(parts) != 4:
         raise InvalidBBoxError(f"bbox must be 4 numbers W,S,E,N (degrees); got {value!r}")
     try:
         nums = [number(p) for p in parts]
@@ -181,8 +181,8 @@ def _bounds(x: Any, whole: Any) -> tuple[_dt.datetime, _dt.datetime]:
 
 def _fmt(t: _dt.datetime) -> str:
     t = t.astimezone(_dt.UTC)
-    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if t.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return t.strftime(spec)
+    spec = "-%m-%dT%H:%M:%S.%fZ" if t.microsecond else "-%m-%dT%H:%M:%SZ"
+    return f"{t.year:04d}" + t.strftime(spec)  # RFC 3339 years have 4 digits (strftime drops zeros)
 
 
 def parse_date(value: Any, what: str = "date") -> _dt.date:

@@ -7,18 +7,24 @@
   ``Retry-After`` header (seconds or HTTP date) honoured up to ``retry_after_max`` seconds, and at
   most ``max_retries`` retries (``connect_retries`` for failed connections);
 - every request has a connect and a read timeout (``connect_timeout``, ``read_timeout``), and a
-  search a total ``deadline``.
+  search a total ``deadline`` (:class:`Deadline`: every request, retry and wait of one search
+  shares it; requests are given at most the time left, and an answer still arriving when it
+  passes is cut off).
 
-Searches apply it through a urllib3 ``Retry`` (:mod:`eo.catalog.retry`); reads through
-:func:`call_with_retries` around rasterio calls, and through GDAL's own HTTP options
+Searches apply it through a urllib3 ``Retry`` and a deadline-aware STAC I/O (:mod:`eo.catalog.retry`);
+reads through :func:`call_with_retries` around rasterio calls, and through GDAL's own HTTP options
 (:meth:`RetryPolicy.gdal_options`: timeouts, and GDAL's retries of HTTP statuses).  The policy in
-force is the ``retry`` setting (:mod:`eo.config`); a load captures it into its tasks.
+force is the ``retry`` setting (:mod:`eo.config`); a load captures it into its tasks.  Every retry
+is logged at INFO on the ``eo.retry`` logger (what is waited for, the attempt, the wait), which
+``eo`` on the command line shows.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +32,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger("eo.retry")
 
 #: HTTP statuses retried by default: rate limiting and transient server errors.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -85,12 +93,14 @@ class RetryPolicy:
             kwargs["statuses"] = frozenset(int(s) for s in kwargs["statuses"])
         return cls(**kwargs)
 
-    def should_retry(self, status: int | None, attempt: int) -> bool:
+    def should_retry(self, status: int | None, attempt: int, *, connected: bool = False) -> bool:
         """Whether retry number ``attempt`` (1-based) follows an answer with ``status``.
 
-        ``status`` None means the connection failed or was reset.
+        ``status`` None means no answer: the connection failed (``connect_retries``), or, with
+        ``connected``, it was made but the answer never came whole (reset, timed out, cut off,
+        not parseable: ``max_retries``).
         """
-        limit = self.connect_retries if status is None else self.max_retries
+        limit = self.connect_retries if status is None and not connected else self.max_retries
         return attempt <= limit and (status is None or status in self.statuses)
 
     def backoff(self, attempt: int) -> float:
@@ -118,6 +128,36 @@ class RetryPolicy:
             "GDAL_HTTP_RETRY_DELAY": self.backoff_factor,
             "GDAL_HTTP_RETRY_CODES": ",".join(str(s) for s in sorted(self.statuses)),
         }
+
+
+@dataclass
+class Deadline:
+    """The time budget of one operation (a search): ``seconds`` from ``start`` (monotonic clock).
+
+    ``seconds`` None means no bound.  Pure bookkeeping: callers ask what is left and clip their
+    timeouts to it.
+    """
+
+    seconds: float | None
+    start: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        """Seconds since the start."""
+        return time.monotonic() - self.start
+
+    def remaining(self) -> float:
+        """Seconds left (``inf`` without a bound; never negative)."""
+        if self.seconds is None:
+            return math.inf
+        return max(0.0, self.seconds - self.elapsed())
+
+    def expired(self) -> bool:
+        """Whether the budget is spent."""
+        return self.remaining() <= 0.0
+
+    def clip(self, timeout: float) -> float:
+        """``timeout`` shortened to the time left (at least 1 ms, so a socket never blocks forever)."""
+        return max(0.001, min(timeout, self.remaining()))
 
 
 def parse_retry_after(value: str | None, now: _dt.datetime | None = None) -> float | None:
@@ -148,18 +188,46 @@ def is_transient(err: BaseException) -> bool:
     return bool(TRANSIENT.search(str(err)))
 
 
+@dataclass(frozen=True)
+class Failure:
+    """What a failed attempt was, for the retry decision.
+
+    ``transient``: worth another attempt at all; ``status``: the HTTP status answered (None: no
+    answer); ``connected``: a connection was made (an answer was lost, not a connection refused);
+    ``retry_after``: seconds the server asked to wait.
+    """
+
+    transient: bool
+    status: int | None = None
+    connected: bool = False
+    retry_after: float | None = None
+
+
+def classify_message(err: BaseException) -> Failure:
+    """A read error judged by its message (GDAL/curl errors carry no structure): status named in it."""
+    return Failure(is_transient(err), status_of(str(err)))
+
+
 def call_with_retries(
     action: Callable[[], T],
     policy: RetryPolicy,
     retryable: tuple[type[BaseException], ...],
     give_up: Callable[[BaseException, int], BaseException],
     on_retry: Callable[[int, BaseException, float], None] | None = None,
+    *,
+    classify: Callable[[BaseException], Failure] = classify_message,
+    deadline: Deadline | None = None,
+    on_deadline: Callable[[BaseException, int], BaseException] | None = None,
 ) -> T:
-    """Run ``action``; retry ``retryable`` errors whose message is transient, under ``policy``.
+    """Run ``action``; retry ``retryable`` errors that ``classify`` calls transient, under ``policy``.
 
-    A message naming an HTTP status is retried as that status (``max_retries``, if the policy retries
-    it); other transient errors as failed connections (``connect_retries``).  When the policy gives
-    up, ``give_up(error, attempts)`` builds the exception raised (chained to the last error).
+    By default (:func:`classify_message`) a message naming an HTTP status is retried as that status
+    (``max_retries``, if the policy retries it); other transient errors as failed connections
+    (``connect_retries``).  A ``Retry-After`` the failure carries replaces the back-off.  With a
+    ``deadline``, no wait runs past it.  When retries end, ``give_up(error, attempts)`` builds the
+    exception raised (chained to the last error); ``on_deadline(error, attempts)`` when the
+    deadline ended them (default: ``give_up``).  ``on_retry(attempt, error, wait)`` is told of each
+    retry; without it the retry is logged at INFO.
     """
     attempt = 0
     while True:
@@ -167,9 +235,18 @@ def call_with_retries(
             return action()
         except retryable as err:
             attempt += 1
-            if not is_transient(err) or not policy.should_retry(status_of(str(err)), attempt):
+            failure = classify(err)
+            if not failure.transient or not policy.should_retry(
+                failure.status, attempt, connected=failure.connected
+            ):
                 raise give_up(err, attempt) from err
-            wait = policy.delay(attempt)
+            wait = policy.delay(attempt, failure.retry_after)
+            if deadline is not None and wait >= deadline.remaining():
+                raise (on_deadline or give_up)(err, attempt) from err
             if on_retry is not None:
                 on_retry(attempt, err, wait)
+            else:
+                from eo.redact import redact
+
+                log.info("retry %d in %.1f s after: %s", attempt, wait, redact(str(err)))
             time.sleep(wait)

@@ -267,20 +267,23 @@ def test_interrupted_run_resumes(
     served: Any, synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = _spec(served.url, area={"bbox": _area_covering(synthetic)})
-    real = runner_mod._process
+    real = runner_mod.make
     calls: list[str] = []
 
-    def crash_on_third(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[2])
+    def crash_on_third(spec_: Any, job: Any, out_dir: Path) -> Any:
+        calls.append(job.tile)
         if len(calls) == 3:
             raise KeyboardInterrupt  # the process is stopped mid-run
-        return real(*args, **kwargs)
+        return real(spec_, job, out_dir)
 
-    monkeypatch.setattr(runner_mod, "_process", crash_on_third)
+    monkeypatch.setattr(runner_mod, "make", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
         run(spec, out=tmp_path, cluster="threads")
     assert not list(tmp_path.glob("**/.*.tif*")), "no temporary file may be left behind"
-    monkeypatch.setattr(runner_mod, "_process", real)
+    interrupted = json.loads((tmp_path / "report.json").read_text())
+    assert interrupted["interrupted"] and interrupted["exit_code"] == 130
+    assert interrupted["counts"]["done"] == 2 and interrupted["counts"]["pending"] > 0
+    monkeypatch.setattr(runner_mod, "make", real)
     resumed = run(spec, out=tmp_path, cluster="threads")
     assert resumed.counts["skipped"] == 2  # the two tiles finished before the interruption
     assert resumed.counts["done"] > 0
@@ -293,23 +296,23 @@ def test_failing_tile_gives_partial_exit_code(
     served: Any, synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = _spec(served.url, area={"bbox": _area_covering(synthetic)})
-    real = runner_mod._process
+    real = runner_mod.make
 
     failed_tiles: list[str] = []
 
-    def fail_first(spec_: Any, items: Any, tile: str, *rest: Any) -> Any:
+    def fail_first(spec_: Any, job: Any, out_dir: Path) -> Any:
         if not failed_tiles:
-            failed_tiles.append(tile)
-            raise OSError("disk full (simulated)")
-        return real(spec_, items, tile, *rest)
+            failed_tiles.append(job.tile)
+            raise OSError("a simulated failure")
+        return real(spec_, job, out_dir)
 
-    monkeypatch.setattr(runner_mod, "_process", fail_first)
+    monkeypatch.setattr(runner_mod, "make", fail_first)
     report = run(spec, out=tmp_path, cluster="threads")
     assert report.counts["failed"] == 1 and report.counts["done"] > 0
     assert report.exit_code == 1
     failed = next(r for r in report.results if r.status == "failed")
-    assert "disk full" in (failed.error or "")
-    monkeypatch.setattr(runner_mod, "_process", real)
+    assert "simulated failure" in (failed.error or "")
+    monkeypatch.setattr(runner_mod, "make", real)
     retry = run(spec, out=tmp_path, cluster="threads")
     assert retry.counts["done"] == 1 and retry.exit_code == 0
 

@@ -74,7 +74,8 @@ class Page:
         self.page.wait_for_function("window.eoView.state.layer && !window.eoView.state.layer.isLoading()")
         # Leaflet fades tiles in (200 ms): wait until every tile is fully opaque before looking at it
         self.page.wait_for_function(
-            "[...document.querySelectorAll('.leaflet-tile')].every((t) => getComputedStyle(t).opacity === '1')"
+            "[...document.querySelectorAll('.leaflet-tile')]"
+            ".every((t) => getComputedStyle(t).opacity === '1')"
         )
 
     def screen_point(self, lon: float, lat: float) -> tuple[float, float]:

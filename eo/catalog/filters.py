@@ -102,6 +102,23 @@ def matches(properties: Mapping[str, Any], flt: Mapping[str, Mapping[str, Any]])
     return True
 
 
+def failing(properties: Mapping[str, Any], flt: Mapping[str, Mapping[str, Any]]) -> tuple[str, bool] | None:
+    """The first property of ``flt`` that ``properties`` fail and whether it is missing (None: none fails)."""
+    for prop, ops in flt.items():
+        if prop not in properties or properties[prop] is None:
+            return prop, True
+        if not matches(properties, {prop: ops}):
+            return prop, False
+    return None
+
+
+def describe(flt: Mapping[str, Mapping[str, Any]], prop: str) -> str:
+    """One condition of ``flt`` in words: ``eo:cloud_cover <= 50`` (``max_cloud``), ``platform == 'x'``."""
+    words = {"eq": "==", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+    parts = [f"{prop} {words.get(op, op)} {operand!r}" for op, operand in flt[prop].items()]
+    return " and ".join(parts)
+
+
 def to_cql2(flt: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
     """Translate ``flt`` to a CQL2-JSON ``filter``; None if an operator has no CQL2 counterpart."""
     args: list[dict[str, Any]] = []

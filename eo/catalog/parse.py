@@ -208,6 +208,34 @@ def asset_record(
     )
 
 
+def _typed_errors(parse: Any) -> Any:
+    """Make a parser of STAC JSON raise :class:`~eo.errors.MetadataError` for metadata it cannot read.
+
+    Malformed JSON from a server (a ``null`` where a list belongs, a string for a number, a CRS
+    that is not one) would otherwise surface as ``TypeError``/``KeyError``/``ValueError`` from
+    deep inside; the item is named and the cause kept.
+    """
+    import functools
+
+    from eo.errors import EOError, MetadataError
+
+    @functools.wraps(parse)
+    def wrapper(item: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(item, *args, **kwargs)
+        except EOError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, RuntimeError) as err:
+            d = item if isinstance(item, Mapping) else {}
+            raise MetadataError(
+                f"item {str(d.get('id', getattr(item, 'id', '?')))!r}: its STAC metadata cannot be read "
+                f"({type(err).__name__}: {err}); fix the item at its source or leave it out"
+            ) from err
+
+    return wrapper
+
+
+@_typed_errors
 def identify_dict(
     d: Mapping[str, Any], catalog: CatalogContext | None = None
 ) -> tuple[SensorProfile, Product, Any]:
@@ -232,6 +260,7 @@ def identify_dict(
     return found.profile, found.product, found
 
 
+@_typed_errors
 def parse_item(
     item: Any,
     bands: Iterable[str] | None = None,

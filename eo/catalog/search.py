@@ -16,22 +16,28 @@ remembers the catalogue definition it came from (``result.catalog``): ``eo.load(
 that catalogue's collection mappings and offset policy, passed to parsing explicitly.  Items are
 returned as the server sent them (nothing is added to their properties).
 
-Remote failures are retried (:mod:`eo.catalog.retry`) and then raised as
-:class:`~eo.errors.RemoteError` naming the endpoint and HTTP status.
+Remote failures are retried within the policy's deadline (:mod:`eo.catalog.retry`) and then raised
+as :class:`~eo.errors.RemoteError` naming the endpoint, the request and the last HTTP status.
+
+An empty result says why (:class:`~eo.errors.EmptyResultWarning`): the property filter that removed
+every item found (and how many lacked the property: ``max_cloud`` on a catalogue without
+``eo:cloud_cover``), else the search parameters that matched nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eo.catalog.definitions import CatalogDefinition, default_catalog, get_catalog
-from eo.catalog.filters import matches, property_filter, to_cql2
+from eo.catalog.filters import describe, failing, property_filter, to_cql2
 from eo.catalog.retry import remote_errors, stac_io
-from eo.errors import InputError, RemoteError, UnknownCollectionError
+from eo.errors import EmptyResultWarning, InputError, RemoteError, UnknownCollectionError
 from eo.params import DatetimeInput, parse_bbox, parse_datetime
 from eo.retry import RetryPolicy
 
@@ -138,7 +144,15 @@ def ensure_local_catalog(definition: CatalogDefinition) -> Path:
     print(
         f"eo: building the local STAC catalogue in {directory} (first use, a few seconds)...", file=sys.stderr
     )
-    built = build_catalog(directory)
+    try:
+        built = build_catalog(directory)
+    except OSError as err:
+        from eo.errors import OutputNotWritableError
+
+        raise OutputNotWritableError(
+            f"cannot build the local catalogue in {directory}: {err.strerror or err}; "
+            "set EO_HOME to a writable directory (or build it there once: `eo catalog build`)"
+        ) from err
     print("eo: local catalogue ready.", file=sys.stderr)
     return built
 
@@ -224,8 +238,8 @@ def _search_api(
     from pystac_client.errors import ClientTypeError
 
     modifier = definition.load_modifier()
-    io = stac_io(retry)
-    with remote_errors(url):
+    io = stac_io(retry, endpoint=url)
+    with remote_errors(url, io):
         try:
             client = Client.open(url, stac_io=io, modifier=modifier)
         except ClientTypeError as err:
@@ -244,12 +258,61 @@ def _search_api(
                     "%s conforms to neither query nor filter: filtering %s on the client", url, dict(flt)
                 )
         items: list[pystac.Item] = []
+        dropped: Counter[tuple[str, bool]] = Counter()
         for item in client.search(**kwargs).items():
-            if flt and not matches(item.properties, flt):
+            fails = failing(item.properties, flt) if flt else None
+            if fails is not None:
+                dropped[fails] += 1
                 continue
             items.append(item)
             if params["max_items"] is not None and len(items) >= params["max_items"]:
                 break
+        if dropped:
+            logger.info("%s: the property filter dropped %d item(s) here", url, sum(dropped.values()))
+        if not items:
+            unfiltered = 0
+            if flt and strategy in ("query", "filter"):  # filtered on the server: would it find any without?
+                probe = {k: v for k, v in params.items() if v is not None} | {"max_items": 1}
+                unfiltered = sum(1 for _ in client.search(**probe).items())
+            _warn_empty(url, params, flt, dropped, unfiltered)
     from eo.catalog.result import SearchResult
 
     return SearchResult(items, catalog=definition)
+
+
+def _warn_empty(
+    url: str,
+    params: Mapping[str, Any],
+    flt: Mapping[str, Any],
+    dropped: Counter[tuple[str, bool]],
+    unfiltered: int,
+) -> None:
+    """Say why a search found nothing: the filter that removed everything, else what was searched."""
+    from eo.redact import redact_url
+
+    asked = ", ".join(
+        f"{k}={v}" for k, v in params.items() if v is not None and k not in ("limit", "max_items")
+    )
+    where = redact_url(url)
+    if dropped:
+        prop = dropped.most_common(1)[0][0][0]
+        total = sum(dropped.values())
+        lacking = sum(n for (p, m), n in dropped.items() if m)
+        why = f"{lacking} of them have no {prop!r} property" if lacking else f"none has {describe(flt, prop)}"
+        note = " (max_cloud: items without eo:cloud_cover never match it)" if prop == "eo:cloud_cover" else ""
+        message = (
+            f"the search of {where} ({asked or 'no parameters'}) found {total} item(s), but the property "
+            f"filter {describe(flt, prop)} removed them all: {why}; drop or relax that filter{note}"
+        )
+    elif unfiltered:
+        conditions = " and ".join(describe(flt, p) for p in flt)
+        message = (
+            f"the search of {where} ({asked or 'no parameters'}) matches items, but none with "
+            f"{conditions}; drop or relax that filter"
+        )
+    else:
+        message = (
+            f"no item of {where} matches {asked or 'the search'}; widen the area or dates, "
+            "or check the collections"
+        )
+    warnings.warn(message, EmptyResultWarning, stacklevel=4)

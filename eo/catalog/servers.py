@@ -7,6 +7,7 @@ process is gone or whose port no longer answers are pruned when read.  Writes ar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -39,10 +40,18 @@ def state_path() -> Path:
 
 
 def log_path(port: int) -> Path:
-    """Log file of the server on ``port`` (``<EO_HOME>/logs/server-<port>.log``; directory created)."""
-    d = config.eo_home() / "logs"
-    d.mkdir(parents=True, exist_ok=True)
-    return d / f"server-{port}.log"
+    """Log file of the server on ``port``: ``<EO_HOME>/logs/server-<port>.log`` (directory created).
+
+    With a read-only ``EO_HOME``, ``eo-logs-<uid>/`` in the system's temporary directory.
+    """
+    for d in (config.eo_home() / "logs", Path(tempfile.gettempdir()) / f"eo-logs-{os.getuid()}"):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            if os.access(d, os.W_OK):
+                return d / f"server-{port}.log"
+        except OSError:
+            continue
+    return Path(os.devnull)
 
 
 def answers(url: str, timeout: float = 1.0) -> bool:
@@ -98,7 +107,8 @@ def unregister(pid: int) -> None:
     records = read()
     keep = [r for r in records if r.pid != pid]
     if len(keep) != len(records):
-        _write(keep)
+        with contextlib.suppress(OSError):  # a read-only EO_HOME: the stale entry is pruned on read
+            _write(keep)
 
 
 def running() -> list[ServerRecord]:
@@ -106,5 +116,6 @@ def running() -> list[ServerRecord]:
     records = read()
     live = [r for r in records if pid_alive(r.pid) and answers(f"http://127.0.0.1:{r.port}")]
     if len(live) != len(records):
-        _write(live)
+        with contextlib.suppress(OSError):  # pruning is a courtesy (a read-only EO_HOME)
+            _write(live)
     return live

@@ -6,8 +6,10 @@ serving copy is one JSON file per collection plus one ItemCollection (``items.js
 every asset href made ABSOLUTE (a local path for a local catalogue) and the static
 catalogue's structural links (self, root, parent, child, item, collection) removed: the
 server writes its own.  It lives in ``<catalog dir>/.eo-serve/`` (or, when that directory is
-not writable, in ``<EO_HOME>/serve-cache/<hash>/``) and is rebuilt when any JSON file of the
-catalogue changes (size or modification time).  Writes are atomic.
+not writable, in ``<EO_HOME>/serve-cache/<hash>/``, else in the system's temporary directory) and is
+rebuilt when any JSON file of the catalogue changes (size or modification time).  An up-to-date copy
+is used where it is even if that place is read-only (a read-only ``EO_HOME`` with a built
+catalogue works).  Writes are atomic.
 """
 
 from __future__ import annotations
@@ -55,17 +57,42 @@ def _fingerprint(root: Path) -> str:
     return h.hexdigest()
 
 
-def _cache_dir(catalog: Path) -> Path:
-    preferred = catalog.parent / CACHE_DIR
+def _cache_dirs(catalog: Path) -> list[Path]:
+    """Where a serving copy may live, in order of preference."""
+    key = hashlib.sha1(str(catalog).encode()).hexdigest()[:16]
+    return [
+        catalog.parent / CACHE_DIR,
+        config.eo_home() / "serve-cache" / key,
+        Path(tempfile.gettempdir()) / f"eo-serve-cache-{os.getuid()}" / key,
+    ]
+
+
+def _current(cache: Path, key: str) -> list[Path] | None:
+    """The files of an up-to-date serving copy in ``cache``, else None."""
+    stamp, index = cache / "fingerprint.txt", cache / "index.json"
     try:
-        preferred.mkdir(exist_ok=True)
-        if os.access(preferred, os.W_OK):
-            return preferred
-    except OSError:
-        pass
-    fallback = config.eo_home() / "serve-cache" / hashlib.sha1(str(catalog).encode()).hexdigest()[:16]
-    fallback.mkdir(parents=True, exist_ok=True)
-    return fallback
+        if stamp.read_text() != key:
+            return None
+        files = [cache / name for name in json.loads(index.read_text())]
+    except (OSError, ValueError):
+        return None
+    return files if all(f.is_file() for f in files) else None
+
+
+def _cache_dir(catalog: Path) -> Path:
+    """The first place a serving copy can be written."""
+    tried = []
+    for candidate in _cache_dirs(catalog):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            if os.access(candidate, os.W_OK):
+                return candidate
+        except OSError as err:
+            tried.append(f"{candidate} ({err.strerror or err})")
+    raise EOIOError(
+        f"cannot write a serving copy of {catalog} anywhere: {'; '.join(tried)}; "
+        "set EO_HOME to a writable directory"
+    )
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -121,14 +148,14 @@ def serving_copy(catalog: Path) -> list[Path]:
     import pystac
 
     catalog = catalog_file(catalog)
+    key = _fingerprint(catalog.parent)
+    for candidate in _cache_dirs(catalog):
+        found = _current(candidate, key)
+        if found is not None:
+            return found
     cache = _cache_dir(catalog)
     stamp = cache / "fingerprint.txt"
-    key = _fingerprint(catalog.parent)
     index = cache / "index.json"
-    if stamp.is_file() and stamp.read_text() == key and index.is_file():
-        files = [cache / name for name in json.loads(index.read_text())]
-        if all(f.is_file() for f in files):
-            return files
     try:
         cat = pystac.Catalog.from_file(str(catalog))
         collections = [(col.id, _collection_dict(col)) for col in cat.get_all_collections()]

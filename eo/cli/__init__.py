@@ -2,8 +2,13 @@
 
 Commands live in one module each (``eo/cli/<name>.py``) exposing a click command or group
 named ``command``.  Plugins add commands through the ``eo.commands`` entry-point group.
-Errors derived from :class:`eo.errors.EOError` are printed on one line (no traceback)
-and exit with status 2; ``--debug`` shows the traceback.
+
+Exit status is a contract: 0 success (or nothing to do), 1 partial (``eo run``: some tiles failed
+or a scene was left out, the rest written), 2 failure (bad input, unreachable catalogue,
+unwritable output, any error), 130 interrupted (Ctrl-C; 143 for SIGTERM).  Every failure is one
+line on stderr (``error: ...``), without a traceback; ``--debug`` shows it.  Warnings are one line
+each (``warning: ...``).  Log lines and messages never show credentials (:mod:`eo.redact`), and
+retries show while they wait (the ``eo.retry`` logger at INFO).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import gc
 import importlib
 import logging
 import sys
+import warnings
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -25,6 +31,29 @@ BUILTIN_COMMANDS = ("catalog", "search", "sensors", "indices", "run", "view", "z
 
 #: Exit status for an eo error (bad input, remote failure...).
 EXIT_ERROR = 2
+#: Exit status after an interruption by signal ``n``: ``128 + n`` (130 for SIGINT).
+EXIT_SIGNAL_BASE = 128
+
+
+def interrupting_signal() -> int:
+    """The signal that interrupted this process: the last SIGINT/SIGTERM the entry point saw, else SIGINT."""
+    import signal
+
+    from eo._console import received
+
+    return received[-1] if received else int(signal.SIGINT)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger: message``, credentials redacted."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        from eo.redact import redact
+
+        return redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,19 +72,66 @@ class JsonFormatter(logging.Formatter):
         doc.update(getattr(record, "eo", {}))
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str)
+        from eo.redact import redact
+
+        return redact(json.dumps(doc, default=str))
+
+
+def _one_line(err: BaseException) -> str:
+    from eo.redact import redact
+
+    return redact(" ".join(str(err).split()))
+
+
+def _os_error(err: OSError) -> str:
+    """An OS error in words: what failed where, and what to do."""
+    where = f": {err.filename}" if err.filename else ""
+    why = err.strerror or str(err)
+    return f"{why}{where}; check the path, its permissions and free space"
+
+
+def _warning_line(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """``warnings.showwarning`` of the CLI: one line, ``warning: Category: message``."""
+    click.echo(f"warning: {category.__name__}: {_one_line(Warning(message))}", err=True)
 
 
 class EOGroup(click.Group):
-    """A click group that turns :class:`EOError` into a one-line message and exit status 2."""
+    """A click group that turns every failure into one line on stderr and its exit status.
+
+    :class:`EOError`, :class:`OSError` and unexpected errors: status 2; ``KeyboardInterrupt``
+    (Ctrl-C): 130.  ``--debug`` re-raises instead (the traceback).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
+        def debug() -> bool:  # --debug is parsed inside the invocation
+            return bool(ctx.obj and ctx.obj.get("debug"))
+
         try:
-            return super().invoke(ctx)
-        except EOError as err:
-            if ctx.obj and ctx.obj.get("debug"):
+            with warnings.catch_warnings():  # one line per warning, for this command only
+                warnings.showwarning = _warning_line
+                return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            if debug():
                 raise
-            click.echo(f"error: {err}", err=True)
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_SIGNAL_BASE + interrupting_signal())
+        except EOError as err:
+            if debug():
+                raise
+            click.echo(f"error: {_one_line(err)}", err=True)
+            sys.exit(EXIT_ERROR)
+        except OSError as err:
+            if debug():
+                raise
+            click.echo(f"error: {_one_line(Exception(_os_error(err)))}", err=True)
+            sys.exit(EXIT_ERROR)
+        except Exception as err:
+            if debug():
+                raise
+            what = f"unexpected {type(err).__name__}: {_one_line(err)}"
+            click.echo(f"error: {what} (run with --debug for the traceback)", err=True)
             sys.exit(EXIT_ERROR)
 
 
@@ -77,11 +153,11 @@ def main(ctx: click.Context, verbose: int, debug: bool, log_format: str) -> None
     ctx.obj["debug"] = debug
     level = logging.DEBUG if (verbose >= 2 or debug) else logging.INFO if verbose == 1 else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler.setFormatter(JsonFormatter() if log_format == "json" else text)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    # retries are eo's business (eo.catalog.retry); urllib3's own retry warnings only with -v
+    # retries are eo's business (eo.retry): shown while they wait; urllib3's own warnings only with -v
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)
+    logging.getLogger("eo.retry").setLevel(min(level, logging.INFO))
     # Dask's own INFO chatter (scheduler/nanny start and stop) only at -vv; distributed reads
     # this setting when it is first imported, which happens later, inside the commands.
     import dask

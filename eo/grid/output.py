@@ -22,7 +22,7 @@ from odc.geo.crs import CRS
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import BoundingBox
 
-from eo.errors import InvalidGridError
+from eo.errors import InvalidGridError, NoDataError
 from eo.params import METRES_PER_DEGREE, BBoxLike, MaybeCRS, SomeResolution, parse_crs, parse_resolution
 from eo.params import region as region_of
 
@@ -130,6 +130,36 @@ def output_geobox(
     if region.span_x <= 0 or region.span_y <= 0:
         raise InvalidGridError(f"the output area is empty: {region}")
     return snap_geobox(region, out_crs, res, origin)
+
+
+def _overlaps(grid: GeoBox, out: GeoBox) -> bool:
+    """Whether ``grid`` and ``out`` share some area (compared in ``out``'s CRS, else in lon/lat)."""
+    for crs in (str(out.crs), "EPSG:4326"):
+        try:
+            a = grid.extent.to_crs(crs)
+            b = out.extent.to_crs(crs)
+            return bool(a.intersection(b).area > 0)
+        except Exception:  # a projection that cannot reach that far: try lon/lat
+            continue
+    return True  # cannot tell: not an error
+
+
+def check_overlap(grids: Sequence[GeoBox], out: GeoBox) -> None:
+    """Raise :class:`NoDataError` when the output grid shares no area with any scene grid.
+
+    A load whose area misses every item would be all nodata; that is a mistake (a bbox in the wrong
+    order or place), not a result.
+    """
+    if not grids or any(_overlaps(g, out) for g in grids):
+        return
+    asked = out.extent.to_crs("EPSG:4326").boundingbox
+    have = union_bbox(grids, CRS("EPSG:4326"))
+    raise NoDataError(
+        f"the requested area misses every item: its grid covers lon {asked.left:.4f}..{asked.right:.4f}, "
+        f"lat {asked.bottom:.4f}..{asked.top:.4f}, the items lon {have.left:.4f}..{have.right:.4f}, "
+        f"lat {have.bottom:.4f}..{have.top:.4f}; check bbox= (lon/lat W, S, E, N), x=/y= or geobox=, "
+        "or the items searched"
+    )
 
 
 def snap_geobox(

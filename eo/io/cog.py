@@ -488,6 +488,7 @@ def write_cogs(
                 remove_quietly(out.tmp_tif)
         for out, levels in zip(outputs, all_levels, strict=True):
             _check_layout(out.tmp_cog, blocksize, len(levels))
+            _check_complete(out.tmp_cog, len(levels))
             if validate:
                 _validate(out.tmp_cog)
         for out in outputs:
@@ -551,6 +552,41 @@ def _check_layout(path: Path, blocksize: int, n_overviews: int) -> None:
         problems.append(f"{found} overviews instead of {n_overviews}")
     if problems:
         raise WriteError(f"GDAL produced an invalid COG at {path}: {'; '.join(problems)}")
+
+
+def _missing_tile(src: Any, size: int) -> tuple[int, int, int] | None:
+    """``(band, x, y)`` of the first tile of an open level whose bytes are not inside the file, else None."""
+    (bh, bw), (h, w) = src.block_shapes[0], src.shape
+    for band in range(1, src.count + 1):
+        for by in range(-(-h // bh)):
+            for bx in range(-(-w // bw)):
+                offset = int(src.get_tag_item(f"BLOCK_OFFSET_{bx}_{by}", "TIFF", bidx=band) or 0)
+                length = int(src.get_tag_item(f"BLOCK_SIZE_{bx}_{by}", "TIFF", bidx=band) or 0)
+                if offset <= 0 or length <= 0 or offset + length > size:
+                    return band, bx, by
+    return None
+
+
+def _check_complete(path: Path, n_overviews: int) -> None:
+    """Every tile of every level of the COG at ``path`` has its bytes inside the file.
+
+    A write the storage refused part-way (a full disk) is not always an error in GDAL: a block
+    flushed when a file is closed can fail quietly, leaving a tile whose offset is 0 or points past
+    the end of the file.  Such a COG passes the layout check and reads as missing data (or fails to
+    read); it is refused here, before it replaces anything.  Reads the TIFF directories only.
+    """
+    size = os.path.getsize(path)
+    for level in [None, *range(n_overviews)]:
+        options = {} if level is None else {"overview_level": level}
+        with rasterio.open(path, **options) as src:
+            missing = _missing_tile(src, size)
+        if missing is not None:
+            band, bx, by = missing
+            where = "full resolution" if level is None else f"overview {level + 1}"
+            raise WriteError(
+                f"GDAL produced an incomplete COG at {path}: tile ({bx}, {by}) of band {band} at {where} "
+                "is missing or cut off (the storage may be full)"
+            )
 
 
 def _validate(path: Path) -> None:

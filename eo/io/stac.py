@@ -14,12 +14,17 @@ Provenance properties
 Catalogue layout (:func:`write_catalog`)
     ``out_dir/collection.json`` and ``out_dir/<item id>/<item id>.json``, self-contained (relative
     links and, for files under ``out_dir``, relative asset hrefs).  Every file is written
-    atomically; items first, the collection last, so it never links a missing item.
+    atomically; items first, the collection last, so it never links a missing item.  A pipeline
+    writes each item as its tile is committed (:func:`write_item`) and rewrites the collection from
+    the summaries of the committed items (:func:`write_collection`, :func:`summary`), without
+    reading the items back.  Item ids must be plain file names (:func:`eo.io.paths.safe_name`): an
+    id such as ``../x`` is refused, never written outside ``out_dir``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +39,7 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 
 from eo.errors import InputError
 from eo.io.atomic import write_json
+from eo.io.paths import inside, safe_name
 
 PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 EO_SCHEMA = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
@@ -196,20 +202,112 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _detached(item: pystac.Item) -> pystac.Item:
-    """Copy ``item`` without links, its asset hrefs absolute."""
-    for asset in item.assets.values():
-        asset.href = asset.get_absolute_href() or asset.href
-    clone = item.clone()
-    clone.clear_links()
-    return clone
+JSON = "application/json"
 
 
-def _existing_items(collection_file: Path) -> dict[str, pystac.Item]:
+def summary(item: pystac.Item) -> dict[str, Any]:
+    """What the collection needs of an item: ``id``, ``bbox``, ``start_datetime``, ``end_datetime``."""
+    props = item.properties
+    start = props.get("start_datetime") or props.get("datetime")
+    end = props.get("end_datetime") or props.get("datetime")
+    return {"id": item.id, "bbox": list(item.bbox or []), "start_datetime": start, "end_datetime": end}
+
+
+def item_path(out_dir: str | os.PathLike[str], item_id: str) -> Path:
+    """``out_dir/<id>/<id>.json`` (the id must be a plain file name)."""
+    safe_name(item_id, "item id")
+    return Path(out_dir) / item_id / f"{item_id}.json"
+
+
+def item_document(item: pystac.Item, out_dir: str | os.PathLike[str], collection_id: str) -> dict[str, Any]:
+    """The JSON of an output item as stored under ``out_dir``: relative links and asset hrefs."""
+    out = Path(out_dir).absolute()
+    folder = item_path(out, item.id).parent
+    d: dict[str, Any] = item.to_dict(include_self_link=False, transform_hrefs=False)
+    for key, asset in item.assets.items():
+        href = Path(asset.get_absolute_href() or asset.href)
+        if href.is_absolute() and out in href.parents:
+            d["assets"][key]["href"] = os.path.relpath(href, folder)
+    d["links"] = [
+        {"rel": rel, "href": "../collection.json", "type": JSON} for rel in ("root", "collection", "parent")
+    ]
+    d["collection"] = collection_id
+    return d
+
+
+def write_item(item: pystac.Item, out_dir: str | os.PathLike[str], collection_id: str) -> Path:
+    """Write an output item to ``out_dir/<id>/<id>.json`` atomically; return the path."""
+    path = inside(out_dir, item_path(out_dir, item.id))
+    write_json(path, item_document(item, out_dir, collection_id))
+    return path
+
+
+def collection_document(
+    summaries: Iterable[Mapping[str, Any]],
+    collection_id: str,
+    *,
+    description: str | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """The ``collection.json`` linking the items summarised (:func:`summary`), extents from them."""
+    rows = sorted(summaries, key=lambda r: str(r["id"]))
+    if not rows:
+        raise InputError(f"a collection needs at least one item for {collection_id!r}; got none")
+    boxes = [r["bbox"] for r in rows if r.get("bbox")] or [[-180.0, -90.0, 180.0, 90.0]]  # none: the globe
+    west, south = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    starts = [_utc(r["start_datetime"]) for r in rows if r.get("start_datetime")]
+    ends = [_utc(r["end_datetime"]) for r in rows if r.get("end_datetime")]
+    interval = [
+        pystac.utils.datetime_to_str(min(starts)) if starts else None,
+        pystac.utils.datetime_to_str(max(ends)) if ends else None,
+    ]
+    links = [{"rel": "root", "href": "./collection.json", "type": JSON}]
+    for r in rows:
+        rid = safe_name(str(r["id"]), "item id")
+        links.append({"rel": "item", "href": f"./{rid}/{rid}.json", "type": pystac.MediaType.GEOJSON})
+    doc: dict[str, Any] = {
+        "type": "Collection",
+        "id": collection_id,
+        "stac_version": pystac.get_stac_version(),
+        "description": description or f"eo outputs ({collection_id})",
+        "links": links,
+        "extent": {"spatial": {"bbox": [[west, south, east, north]]}, "temporal": {"interval": [interval]}},
+        "license": "other",
+    }
+    if title:
+        doc["title"] = title
+    return doc
+
+
+def write_collection(
+    out_dir: str | os.PathLike[str],
+    summaries: Iterable[Mapping[str, Any]],
+    collection_id: str,
+    *,
+    description: str | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write ``out_dir/collection.json`` linking the items summarised, atomically; return its path."""
+    path = Path(out_dir) / "collection.json"
+    write_json(path, collection_document(summaries, collection_id, description=description, title=title))
+    return path
+
+
+def _existing_summaries(collection_file: Path) -> dict[str, dict[str, Any]]:
     if not collection_file.exists():
         return {}
-    existing = pystac.Collection.from_file(str(collection_file))
-    return {i.id: _detached(i) for i in existing.get_items(recursive=False)}
+    out = {}
+    for link in json.loads(collection_file.read_text()).get("links", []):
+        if link.get("rel") != "item":
+            continue
+        path = (collection_file.parent / link["href"]).resolve()
+        try:
+            item = pystac.Item.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError):
+            continue  # a missing or broken item is dropped from the collection, not kept linked
+        out[item.id] = summary(item)
+    return out
 
 
 def write_catalog(
@@ -223,34 +321,16 @@ def write_catalog(
     """Write (or update) a static STAC Collection of ``items`` under ``out_dir``; return its path.
 
     Items already in ``out_dir/collection.json`` are kept; an item with the same id is replaced.
-    The collection's spatial and temporal extents are recomputed from all its items.
+    The collection's spatial and temporal extents are recomputed from all its items.  Items are
+    written before the collection, so it never links a missing item.
     """
     out = Path(out_dir).absolute()
     collection_file = out / "collection.json"
-    merged = _existing_items(collection_file)
-    merged.update({i.id: _detached(i) for i in items})
+    merged = _existing_summaries(collection_file)
+    items = list(items)
+    for item in items:
+        write_item(item, out, collection_id)
+        merged[item.id] = summary(item)
     if not merged:
         raise InputError(f"write_catalog needs at least one item for collection {collection_id!r}; got none")
-    ordered = [merged[k] for k in sorted(merged)]
-    collection = pystac.Collection(
-        id=collection_id,
-        description=description or f"eo outputs ({collection_id})",
-        title=title,
-        extent=pystac.Extent.from_items(ordered),
-        license="other",
-        catalog_type=pystac.CatalogType.SELF_CONTAINED,
-    )
-    for item in ordered:
-        collection.add_item(item)
-    collection.normalize_hrefs(str(out))
-    for item in ordered:
-        for asset in item.assets.values():
-            href = Path(asset.href)
-            if href.is_absolute() and out in href.parents:
-                asset.href = os.path.relpath(href, Path(item.get_self_href() or out).parent)
-        write_json(
-            item.get_self_href() or out / item.id / f"{item.id}.json",
-            item.to_dict(include_self_link=False, transform_hrefs=True),
-        )
-    write_json(collection_file, collection.to_dict(include_self_link=False, transform_hrefs=True))
-    return collection_file
+    return write_collection(out, merged.values(), collection_id, description=description, title=title)

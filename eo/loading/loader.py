@@ -221,6 +221,8 @@ def load(
     bbox
         Output area in lon/lat degrees, ``(W, S, E, N)`` or ``"W,S,E,N"``, or an odc-geo
         ``BoundingBox``/``Geometry`` carrying its CRS.  Default: the union of the items' footprints.
+        An area (``bbox``, ``x``/``y`` or ``geobox``) that misses every item raises
+        :class:`~eo.errors.NoDataError`.
     x, y
         Output area as ``(min, max)`` in units of the output CRS, instead of ``bbox``.
     geobox
@@ -316,9 +318,11 @@ def load(
     plans = [_plan_band(var, band, groups, product, resampling, files) for var, band in variables]
 
     grids = [src.geobox for plan in plans for g in plan.sources for src in g if src.geobox is not None]
-    from eo.grid.output import output_geobox
+    from eo.grid.output import check_overlap, output_geobox
 
     out = output_geobox(grids, crs=crs, resolution=resolution, bbox=bbox, x=x, y=y, geobox=geobox)
+    if bbox is not None or x is not None or geobox is not None:
+        check_overlap(grids, out)  # an area outside every item is an error, not an all-nodata result
     chunk_sizes = normalise_chunks(chunks, len(groups), (int(out.shape[0]), int(out.shape[1])))
     arrays = {plan.var: band_array(plan, out, chunk_sizes) for plan in plans}
     return assemble(arrays, plans, out, groups, profile, product)

@@ -1,8 +1,13 @@
 """The run report: what a pipeline run did, as JSON (for machines) and HTML (for people).
 
 Exit status of ``eo run`` follows the report: 0 success (including "nothing to do"),
-1 partial (some tiles failed, the rest are written), 2 failure (nothing could be done:
-bad spec, catalogue unreachable, every tile failed).
+1 partial (some tiles failed, or a scene that could not be read was left out; the rest are
+written), 2 failure (nothing could be done: bad spec, catalogue unreachable, output unwritable,
+every tile failed), 130 interrupted (the report says what finished; the next run resumes).
+
+The report accumulates: a (tile, period) this run did not recompute keeps the row of the run that
+made it (its files, valid fraction, input scenes, quicklook), read from its state record, marked
+"unchanged" (status ``skipped``).  Tiles a stopped run did not reach are ``pending``.
 
 :meth:`RunReport.write` also draws the report's pictures from the written COGs (read from their
 overviews, never whole): one shared stretch per variable over every tile and period of the run
@@ -24,9 +29,11 @@ from typing import Any, Literal
 from eo.io.atomic import write_json, write_text
 from eo.pipeline.report_html import render_html
 
-Status = Literal["done", "skipped", "failed", "empty"]
+Status = Literal["done", "skipped", "failed", "empty", "pending"]
+#: Every status, in report order.
+STATUSES = ("done", "skipped", "failed", "empty", "pending")
 
-EXIT_SUCCESS, EXIT_PARTIAL, EXIT_FAILURE = 0, 1, 2
+EXIT_SUCCESS, EXIT_PARTIAL, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 log = logging.getLogger("eo.pipeline")
 
@@ -43,6 +50,14 @@ class TileResult:
     valid_fraction: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Input scenes left out because they could not be read: ``{item id: why}``."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TileResult:
+        """A row from its JSON form (unknown keys ignored)."""
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 def scene_record(item: Any) -> dict[str, Any]:
@@ -82,20 +97,40 @@ class RunReport:
     area: dict[str, Any] | None = None
     styles: dict[str, dict[str, Any]] = field(default_factory=dict)
     overviews: list[dict[str, str]] = field(default_factory=list)
+    drawn_from: list[list[str]] = field(default_factory=list)
+    """The COGs (tile, period, variable, size, mtime) the pictures were drawn from."""
+    interrupted: bool = False
+    """The run was stopped (SIGINT/SIGTERM) before it finished; ``pending`` rows were not reached."""
+    stopped: str | None = None
+    """Why the run stopped early (the storage refused writes), if it did."""
+    recovered: dict[str, list[str]] = field(default_factory=dict)
+    """What the run cleaned up from an earlier interrupted one (temp files, uncommitted outputs)."""
 
     @property
     def counts(self) -> dict[str, int]:
-        """Number of (tile, period) per status."""
-        c = Counter(r.status for r in self.results)
-        return {s: c.get(s, 0) for s in ("done", "skipped", "failed", "empty")}
+        """Number of (tile, period) per status (``pending`` only when some are)."""
+        c: Counter[str] = Counter(r.status for r in self.results)
+        out = {s: c.get(s, 0) for s in STATUSES[:4]}
+        if c.get("pending"):
+            out["pending"] = c["pending"]
+        return out
+
+    @property
+    def left_out(self) -> int:
+        """Scenes left out of the tiles done in this run (unreadable files)."""
+        return sum(len(r.left_out) for r in self.results if r.status == "done")
 
     @property
     def exit_code(self) -> int:
-        """0 success, 1 partial, 2 failure (every attempted tile failed)."""
+        """0 success, 1 partial, 2 failure (every attempted tile failed), 130 interrupted."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
         c = self.counts
+        if self.stopped:  # the storage refused writes: partial if this run wrote anything
+            return EXIT_PARTIAL if c["done"] else EXIT_FAILURE
         if c["failed"] and not (c["done"] or c["skipped"]):
             return EXIT_FAILURE
-        return EXIT_PARTIAL if c["failed"] else EXIT_SUCCESS
+        return EXIT_PARTIAL if c["failed"] or self.left_out else EXIT_SUCCESS
 
     def describe(self, items: Any, grid: Any, area: Any) -> None:
         """Record the input scenes, the tile grid (a :class:`eo.grid.tiles.TileGrid`) and the area."""
@@ -110,13 +145,24 @@ class RunReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (adds counts and exit code)."""
-        return {**asdict(self), "counts": self.counts, "exit_code": self.exit_code}
+        from eo.redact import redact
+
+        d = {**asdict(self), "counts": self.counts, "exit_code": self.exit_code}
+        for row in d["results"]:  # errors quote hrefs, which may be signed
+            row["error"] = redact(row["error"]) if row["error"] else row["error"]
+            row["left_out"] = {k: redact(v) for k, v in row["left_out"].items()}
+        d["stopped"] = redact(d["stopped"]) if d["stopped"] else None
+        return d
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:
-        """Draw the pictures, write ``report.json`` and ``report.html`` atomically; return their paths."""
+        """Draw the pictures, write ``report.json`` and ``report.html`` atomically; return their paths.
+
+        The pictures are not drawn again when the previous report drew them from the same files.
+        """
         self.finished = self.finished or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         try:
-            self.draw(Path(out_dir))
+            if not self._reuse_pictures(Path(out_dir)):
+                self.draw(Path(out_dir))
         except Exception:  # pictures are a courtesy: the report itself must be written
             log.exception("drawing the report's images failed")
         jpath, hpath = out_dir / "report.json", out_dir / "report.html"
@@ -125,6 +171,30 @@ class RunReport:
         return jpath, hpath
 
     # --- pictures ------------------------------------------------------------------------
+
+    def _drawn_from(self, out_dir: Path) -> list[list[str]]:
+        """The COGs the pictures are drawn from, with their sizes and times (what would change them)."""
+        rows = []
+        for r in self.results:
+            if r.status in ("done", "skipped"):
+                for var, path in sorted(self.outputs(r, out_dir).items()):
+                    st = path.stat()
+                    rows.append([r.tile, r.period, var, str(st.st_size), str(st.st_mtime_ns)])
+        return sorted(rows)
+
+    def _reuse_pictures(self, out_dir: Path) -> bool:
+        """Take the previous report's styles and overviews if they were drawn from the same files."""
+        self.drawn_from = self._drawn_from(out_dir)
+        try:
+            old = json.loads((out_dir / "report.json").read_text())
+        except (OSError, ValueError):
+            return False
+        same = old.get("drawn_from") == self.drawn_from and old.get("styles") is not None
+        files = [out_dir / o["file"] for o in old.get("overviews", [])]
+        if not same or not all(f.exists() for f in files):
+            return False
+        self.styles, self.overviews = old["styles"], old["overviews"]
+        return True
 
     def outputs(self, r: TileResult, out_dir: Path) -> dict[str, Path]:
         """``{variable: COG}`` of a done or unchanged (tile, period), from its files or its folder."""

@@ -23,13 +23,13 @@ from types import MappingProxyType
 from typing import Any
 
 from eo import documents
-from eo.errors import EOError, PipelineSpecError
+from eo.errors import ConfigError, EOError, PipelineSpecError
 from eo.params import BBox, parse_bbox, parse_date
 
 #: Parts of a spec that do not change output pixels (excluded from the hash).  The catalogue
 #: is identified by the inputs themselves (item ids and ``updated`` times, see state.py), so a
 #: local server on another port, or a mirror, does not recompute everything.
-_NOT_HASHED = ("description", "outputs", "cluster", "name", "catalog")
+_NOT_HASHED = ("description", "outputs", "cluster", "name", "catalog", "on_asset_error")
 
 
 @cache
@@ -137,9 +137,18 @@ class PipelineSpec:
     composite: CompositeSpec = field(default_factory=CompositeSpec)
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
     description: str = ""
+    on_asset_error: str = "skip"
+    """A scene whose file cannot be read: ``"skip"`` leaves it out (recorded), ``"fail"`` fails the tile."""
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The document as written (for the hash and the provenance), read-only use."""
     source: str = "<dict>"
+    lines: Mapping[tuple[Any, ...], int] = field(default_factory=dict, compare=False, repr=False)
+    """The line of every key of the document (for messages), when read from a file."""
+
+    def error(self, path: tuple[Any, ...], message: str) -> ConfigError:
+        """A :class:`PipelineSpecError` saying ``file:line: key: message`` for a key path of the spec."""
+        doc = documents.Document(self.raw, self.source, self.lines)
+        return doc.error(path, message, PipelineSpecError)
 
     @property
     def out_dir(self) -> Path:
@@ -221,8 +230,10 @@ def _build(doc: documents.Document, base: Path | None = None) -> PipelineSpec:
         composite=_section(CompositeSpec, data.get("composite"), params=lambda p: MappingProxyType(dict(p))),
         cluster=_section(ClusterSpec, data.get("cluster")),
         description=str(data.get("description", "")),
+        on_asset_error=str(data.get("on_asset_error", "skip")),
         raw=MappingProxyType(data),
         source=doc.source,
+        lines=MappingProxyType(dict(doc.lines)),
     )
 
 

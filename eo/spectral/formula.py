@@ -58,6 +58,8 @@ UNARY_OPERATORS: dict[type[ast.unaryop], Callable[[Any], Any]] = {
 
 #: Longest formula text accepted (the longest catalogue formula has ~300 characters).
 MAX_FORMULA_LENGTH = 2000
+#: Deepest nesting of operations a formula may have (the catalogue's deepest has about 10).
+MAX_FORMULA_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,27 @@ def compile_formula(
         )
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as err:
-        raise FormulaError(f"formula {text!r} is not a valid expression: {err.msg}") from None
+    except (SyntaxError, MemoryError, RecursionError) as err:
+        why = err.msg if isinstance(err, SyntaxError) else "it nests too deeply"
+        raise FormulaError(f"formula {text!r} is not a valid expression: {why}") from None
+    depth = _depth(tree)
+    if depth > MAX_FORMULA_DEPTH:
+        raise FormulaError(
+            f"formula nests operations {depth} levels deep; at most {MAX_FORMULA_DEPTH} are accepted"
+        )
     compiler = _Compiler(text, frozenset(symbols), dict(functions or {}))
     root = compiler.visit(tree.body)
     return Formula(text=text, names=frozenset(compiler.names), _root=root)
+
+
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth of a syntax tree, measured without recursion."""
+    deepest, todo = 0, [(tree, 1)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        todo += [(child, depth + 1) for child in ast.iter_child_nodes(node)]
+    return deepest
 
 
 def _combine(op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
