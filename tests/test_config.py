@@ -84,13 +84,13 @@ def test_a_scoped_setting_travels_inside_the_load_tasks(local_catalog: Path) -> 
         if "sentinel2" in i.id
     )
     policy = RetryPolicy(max_retries=1, connect_retries=0)
-    with config.set(gdal={"AWS_REQUEST_PAYER": "requester"}, retry=policy):
+    with config.set(gdal={"AWS_REQUEST_PAYER": "requester"}, retry=policy, io_threads=3):
         ds = eo.load([item], bands=["red"], chunks=512)
     outside = eo.load([item], bands=["red"], chunks=512)
     requests = [t[1] for t in dict(ds.red.data.__dask_graph__()).values() if isinstance(t, tuple)]
     assert requests and all(isinstance(r, ChunkRequest) for r in requests)
     for r in requests:
-        assert r.settings.retry == policy
+        assert r.settings.retry == policy and r.settings.io_threads == 3
         assert dict(r.settings.gdal)["AWS_REQUEST_PAYER"] == "requester"
     assert ds.red.data.name != outside.red.data.name  # other settings, other tasks
     other = [t[1] for t in dict(outside.red.data.__dask_graph__()).values() if isinstance(t, tuple)]

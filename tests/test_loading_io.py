@@ -50,6 +50,10 @@ def test_run_all_runs_calls_side_by_side_bounded_by_the_pool(monkeypatch: pytest
     assert run_all([lambda i=i: call(i) for i in range(9)]) == [i * i for i in range(9)]
     assert peak[0] == 3  # in flight together, never more than the pool
     assert io_pool()._max_workers == 3
+    # the size a task captured with its graph (ReadSettings.io_threads) wins over the process's setting
+    peak[0] = 0
+    assert run_all([lambda i=i: call(i) for i in range(8)], size=2) == [i * i for i in range(8)]
+    assert peak[0] == 2 and io_pool(2)._max_workers == 2
 
 
 def test_run_all_waits_for_every_call_then_raises_the_first_error() -> None:

@@ -63,8 +63,11 @@ def _few(values: Any, n: int = 5) -> str:
     return ", ".join(repr(v) for v in vals[:n]) + more
 
 
-def _read_file(path: Path, layer: str | int | None) -> gpd.GeoDataFrame:
+def read_vector(path: str | os.PathLike[str], layer: str | int | None = None) -> gpd.GeoDataFrame:
+    """A vector file as it is (pyogrio; (Geo)Parquet with pyarrow); eo's errors when it cannot be read."""
     import geopandas as gpd
+
+    path = Path(path)
 
     if not path.exists():
         raise VectorFileNotFoundError(
@@ -145,7 +148,7 @@ def _to_frame(
     if isinstance(zones, gpd.GeoDataFrame):
         return zones, False
     if isinstance(zones, (str, os.PathLike)):
-        return _read_file(Path(zones), layer), False
+        return read_vector(Path(zones), layer), False
     if isinstance(zones, Mapping) and zones.get("type") in {"FeatureCollection", "Feature", *_GEOJSON_TYPES}:
         return _from_geojson(zones, crs), False
     if isinstance(zones, (Mapping, Sequence)) or hasattr(zones, "geom_type"):

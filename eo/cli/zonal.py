@@ -29,9 +29,10 @@ from typing import Any
 import click
 
 from eo.errors import EOWarning, InputError, NoDataError
+from eo.io.tables import MEDIA_TYPES, write_table
 
 #: Table formats by file suffix.
-FORMATS = (".parquet", ".csv")
+FORMATS = tuple(MEDIA_TYPES)
 
 
 def _names(value: str | None, option: str) -> list[str] | None:
@@ -138,23 +139,6 @@ def load_source(
     if not dated:
         ds = ds.isel(time=0, drop=True)
     return ds, str(source)
-
-
-def write_table(table: Any, out: Path) -> Path:
-    """Write the table atomically as Parquet or CSV (by ``out``'s suffix); return ``out``."""
-    from eo.io.atomic import atomic_path
-
-    suffix = out.suffix.lower()
-    if suffix not in FORMATS:
-        raise InputError(
-            f"--out {out}: expected a .parquet or .csv file name; got suffix {suffix or 'none'!r}"
-        )
-    with atomic_path(out, suffix=suffix) as tmp:
-        if suffix == ".parquet":
-            table.to_parquet(tmp, index=False)
-        else:
-            table.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-    return out
 
 
 @click.command("zonal")

@@ -248,8 +248,14 @@ def collection_document(
     *,
     description: str | None = None,
     title: str | None = None,
+    assets: Mapping[str, Mapping[str, Any]] | None = None,
+    extensions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The ``collection.json`` linking the items summarised (:func:`summary`), extents from them."""
+    """The ``collection.json`` linking the items summarised (:func:`summary`), extents from them.
+
+    ``assets`` are collection-level assets (hrefs relative to the collection), ``extensions`` the
+    schema URLs of the extensions their fields use.
+    """
     rows = sorted(summaries, key=lambda r: str(r["id"]))
     if not rows:
         raise InputError(f"a collection needs at least one item for {collection_id!r}; got none")
@@ -277,6 +283,10 @@ def collection_document(
     }
     if title:
         doc["title"] = title
+    if extensions:
+        doc["stac_extensions"] = list(extensions)
+    if assets:
+        doc["assets"] = {k: dict(v) for k, v in assets.items()}
     return doc
 
 

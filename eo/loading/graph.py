@@ -56,7 +56,7 @@ def load_chunk(request: ChunkRequest) -> np.ndarray:
         for t, sources in enumerate(request.slices)
         if sources
     ]
-    run_all(calls)
+    run_all(calls, request.settings.io_threads)
     return out
 
 

@@ -1,9 +1,10 @@
 """A bounded pool of I/O threads per process: reads of different time slices in flight together.
 
 A chunk task that covers several time slices (:func:`eo.loading.graph.band_array` groups them)
-hands each slice's read to this pool, so that the number of reads in flight is set by
-:data:`eo.config.IO_THREADS`, not by the number of cores or of Dask's worker threads: on 2 cores,
-16 reads wait on the network while two decode.  The pool is one per process (created on first
+hands each slice's read to this pool, so that the number of reads in flight is set by the
+``io_threads`` setting (captured with the graph, :class:`eo.loading.types.ReadSettings`), not by
+the number of cores or of Dask's worker threads: on 2 cores, 16 reads wait on the network while
+two decode.  The pool is one per process (created on first
 use, after a fork too), shared by every task of the process, so a worker never runs more than
 ``IO_THREADS`` reads at once whatever the number of its Dask threads: each read is one GDAL
 windowed read (GDAL merges adjacent blocks into one range request and fetches the ranges of one
@@ -35,18 +36,22 @@ def io_threads() -> int:
     return configured()
 
 
-def io_pool() -> ThreadPoolExecutor:
-    """This process's I/O pool (created on first use; a forked child gets its own)."""
+def io_pool(size: int | None = None) -> ThreadPoolExecutor:
+    """This process's I/O pool of ``size`` threads (default :func:`io_threads`).
+
+    Created on first use, again when another size is asked for (the old pool finishes its
+    reads), and in a forked child.
+    """
     global _pool
-    size, pid = io_threads(), os.getpid()
+    size, pid = size or io_threads(), os.getpid()
     with _lock:
         if _pool is None or _pool[0] != pid or _pool[1] != size:
             _pool = (pid, size, ThreadPoolExecutor(size, thread_name_prefix="eo-io"))
         return _pool[2]
 
 
-def run_all(calls: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Run ``calls`` on the I/O pool and return their results in order.
+def run_all(calls: Sequence[Callable[[], Any]], size: int | None = None) -> list[Any]:
+    """Run ``calls`` on the I/O pool (of ``size`` threads, see :func:`io_pool`); results in order.
 
     Waits for every call (none is left writing into a buffer the caller may drop) and then
     raises the first error, if any.  Must not be called from an I/O thread (it would wait on
@@ -54,7 +59,7 @@ def run_all(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """
     if len(calls) <= 1 or threading.current_thread().name.startswith("eo-io"):
         return [c() for c in calls]
-    pool = io_pool()
+    pool = io_pool(size)
     futures: list[Future[Any]] = [pool.submit(c) for c in calls]
     errors = [f.exception() for f in futures]
     for err in errors:

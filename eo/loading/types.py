@@ -70,13 +70,15 @@ class ReadSettings:
     gdal: tuple[tuple[str, Any], ...] = ()
     """GDAL configuration options (``rasterio.Env``)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    io_threads: int = 16
+    """Reads in flight in the worker process (the size of its I/O pool, :mod:`eo.loading.io`)."""
 
     @classmethod
     def current(cls) -> ReadSettings:
         """The settings in force now (``eo.config``: scoped override > environment > default)."""
         from eo import config
 
-        return cls(tuple(sorted(config.gdal_options().items())), config.get("retry"))
+        return cls(tuple(sorted(config.gdal_options().items())), config.get("retry"), config.io_threads())
 
     def gdal_options(self) -> Mapping[str, Any]:
         """The GDAL options as a mapping."""

@@ -2,7 +2,8 @@
 
 :func:`check_spec` needs no network: the catalogue name, index names, the composite method, mask
 classes, the tile grid's CRS and resampling, tile ids, the area file, output variable names, the
-output directory (writable, and not another pipeline's).  :func:`check_items` runs once the search
+output directory (writable, and not another pipeline's), the zones file and the statistics of
+``zonal``.  :func:`check_items` runs once the search
 has found items: every band of the spec resolves for their sensor.  The plan step
 (:mod:`eo.pipeline.planning`) then builds the lazy graph of the first tile, which checks what only the
 data can tell (an index needing a band the spec does not load, output variables the composite does
@@ -141,8 +142,51 @@ def _outputs(spec: PipelineSpec) -> None:
     check_out_dir(spec)
 
 
+def _zonal(spec: PipelineSpec) -> None:
+    """The ``zonal`` section: readable zones with their id column, known statistics."""
+    if spec.zonal is None:
+        return
+    from eo.analysis import read_zones
+    from eo.analysis.stats import check_stats
+
+    z = spec.zonal
+    if z.weights is not None and z.all_touched:
+        raise spec.error(
+            ("zonal", "all_touched"),
+            "all_touched and weights: area exclude each other (area weights already count every pixel a "
+            "zone touches, by its covered fraction); keep one",
+        )
+    if z.stats is not None:
+        try:
+            check_stats(list(z.stats), z.weights is not None)
+        except EOError as err:
+            raise spec.error(("zonal", "stats"), str(err)) from None
+    try:
+        read_zones(z.zones, id=z.id, layer=zones_layer(z.layer))
+    except EOError as err:
+        key = "id" if z.id is not None and repr(z.id) in str(err) else "zones"
+        raise spec.error(("zonal", key), str(err)) from None
+
+
+def zones_layer(layer: str | None) -> str | int | None:
+    """A layer given as text: its index when it is a number."""
+    return int(layer) if layer is not None and layer.isdigit() else layer
+
+
+def check_zonal_variables(spec: PipelineSpec, written: Sequence[str]) -> None:
+    """``zonal.variables`` are written by the run, and something besides ``count`` is."""
+    if spec.zonal is None or not written:
+        return
+    for i, name in enumerate(spec.zonal.variables):
+        if name not in written:
+            problem = f"{name!r} is not an output of this pipeline; the outputs are {list(written)}"
+            raise spec.error(("zonal", "variables", i), problem)
+    if not spec.zonal.variables and not [v for v in written if v != "count"]:
+        raise spec.error(("zonal",), f"nothing to summarise: the outputs are {list(written)}")
+
+
 #: The checks :func:`check_spec` runs, in order.
-STATIC_CHECKS = (_catalog, _indices, _names, _grid_and_area, _outputs)
+STATIC_CHECKS = (_catalog, _indices, _names, _grid_and_area, _outputs, _zonal)
 
 
 def check_spec(spec: PipelineSpec) -> None:

@@ -9,6 +9,10 @@ A (tile, period) is committed in this order (each file atomic: a temp file renam
 4. the catalogue (``collection.json``, ``catalog.json``), rewritten from the committed records;
    files of the tile's previous version that the new one no longer has are then removed.
 
+A period's zonal statistics table (:mod:`eo.pipeline.zonal`) is committed the same way once the
+run's tiles are: the table, then its record ``_state/_zonal/<period>.json``, then the catalogue
+(the collection lists the committed tables as assets).
+
 The catalogue links only committed items, and only after their files are in place.  A run stopped
 anywhere (SIGINT, SIGKILL, power loss) leaves files that no record names and perhaps a catalogue
 one commit behind; :meth:`Outputs.recover`, run under the run lock before any work, removes eo's
@@ -91,6 +95,8 @@ class Outputs:
 
     def recover(self) -> Recovery:
         """Remove stale temp files and uncommitted outputs; rebuild the catalogue (under the run lock)."""
+        from eo.pipeline import zonal
+
         done = Recovery()
         if not self.out_dir.is_dir():
             return done
@@ -102,7 +108,7 @@ class Outputs:
         prefix = f"{self.pipeline}_"
         for folder in sorted(p for p in self.out_dir.glob("*/*") if p.is_dir()):
             tile, period = folder.parent.name, folder.name
-            if tile.startswith(("_", ".")) or tile == "overviews":
+            if tile.startswith(("_", ".")) or tile in ("overviews", "zonal"):
                 continue
             for path in sorted(folder.iterdir()):
                 rel = str(path.relative_to(self.out_dir))
@@ -113,6 +119,12 @@ class Outputs:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty
                 folder.parent.rmdir()
+        tables = {str(r["file"]) for r in zonal.records(self.out_dir)}
+        for path in sorted((self.out_dir / zonal.FOLDER).glob(f"{prefix}*_zonal.*")):
+            rel = str(path.relative_to(self.out_dir))
+            if rel not in tables:
+                _remove(path)
+                done.uncommitted.append(rel)
         for folder in sorted(p for p in self.out_dir.iterdir() if p.is_dir()):
             if ITEM_ID.match(folder.name) and folder.name not in items:
                 _remove(folder)
@@ -164,10 +176,19 @@ class Outputs:
         A file whose content would not change is not rewritten (a re-run with nothing to do leaves
         the output directory as it was).
         """
+        from eo.pipeline import zonal
+
         summaries = [r["item"] for r in self.records.values() if r.get("item")]
         if not summaries:
             return
-        collection = collection_document(summaries, self.pipeline, description=self.description)
+        tables = zonal.collection_assets(self.out_dir)
+        collection = collection_document(
+            summaries,
+            self.pipeline,
+            description=self.description,
+            assets=tables,
+            extensions=[zonal.TABLE_EXTENSION] if tables else [],
+        )
         root = {
             "type": "Catalog",
             "stac_version": pystac.get_stac_version(),

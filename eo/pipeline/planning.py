@@ -9,11 +9,11 @@ file and line before a cluster starts.  ``eo run --dry-run`` prints :meth:`Plan.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pystac
@@ -41,12 +41,18 @@ def area_geometry(spec: PipelineSpec) -> Geometry | None:
     if area.bbox is not None:
         return geom_box(*area.bbox, "EPSG:4326")
     if area.file is not None:
-        try:
-            gj = json.loads(area.file.read_text())
-            feats = gj.get("features", [gj]) if gj.get("type") == "FeatureCollection" else [gj]
-            return unary_union([Geometry(f.get("geometry", f), "EPSG:4326") for f in feats])
-        except (OSError, ValueError, AttributeError, KeyError, TypeError) as err:
-            raise InputError(f"area.file {area.file}: cannot read GeoJSON ({err})") from None
+        import shapely
+
+        from eo.analysis.vector import read_vector
+
+        gdf = read_vector(area.file)
+        if gdf.crs is None:
+            raise InputError(f"area.file {area.file} carries no CRS; save it with one (GeoJSON: lon/lat)")
+        lonlat = gdf.to_crs("EPSG:4326").geometry.to_numpy()
+        geoms = [g for g in shapely.make_valid(lonlat) if g and not g.is_empty]
+        if not geoms:
+            raise InputError(f"area.file {area.file} holds no geometry; give the area as polygons")
+        return unary_union([Geometry(g, "EPSG:4326") for g in geoms])
     return None
 
 
@@ -119,6 +125,9 @@ class Plan:
             f"{_size(est['bytes_to_write'])} to write",
             f"memory: about {_size(est['memory_per_task'])} per task (a chunk of every date and layer)",
         ]
+        if spec.zonal is not None:
+            table = f"zonal/{spec.name}_<period>_zonal{spec.zonal.suffix}"
+            lines.append(f"zonal statistics: {spec.zonal.zones} -> {table} per period")
         lines += [f"  compute {j.tile} {j.period.label}: {len(j.items)} item(s)" for j in self.todo[:50]]
         if len(self.todo) > 50:
             lines.append(f"  ... and {len(self.todo) - 50} more")
@@ -174,7 +183,7 @@ def _overlap(a: Geometry, b: Geometry) -> bool:
 
 def make_plan(spec: PipelineSpec, *, say: Progress | None = None, check_graph: bool = True) -> Plan:
     """Check ``spec``, search, and decide what to compute (network: the search; no pixels, no writes)."""
-    from eo.pipeline.checks import check_items, check_spec
+    from eo.pipeline.checks import check_items, check_spec, check_zonal_variables
 
     say = say or (lambda s: None)
     t0 = time.perf_counter()
@@ -202,9 +211,20 @@ def make_plan(spec: PipelineSpec, *, say: Progress | None = None, check_graph: b
                 plan.todo.append(job)
     if check_graph and plan.todo:
         plan.variables = _check_graph(spec, plan.todo[0])
+    if not plan.variables and plan.current:
+        plan.variables = _written(spec, store, plan.current[0])
     plan.variables = plan.variables or list(spec.outputs.variables) or [*spec.indices, "count"]
+    check_zonal_variables(spec, plan.variables)
     plan.seconds["plan"] = time.perf_counter() - t0 - plan.seconds["search"]
     return plan
+
+
+def _written(spec: PipelineSpec, store: StateStore, job: Job) -> list[str]:
+    """The variables an unchanged (tile, period) was written with, from its committed COG names."""
+    rec = store.read(job.tile, job.period.label) or {}
+    prefix = f"{spec.name}_{job.tile}_{job.period.label}_"
+    names = [Path(f).name for f in rec.get("files", [])]
+    return [n[len(prefix) : -len(".tif")] for n in names if n.startswith(prefix) and n.endswith(".tif")]
 
 
 def _check_graph(spec: PipelineSpec, job: Job) -> list[str]:

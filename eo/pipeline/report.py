@@ -1,8 +1,8 @@
 """The run report: what a pipeline run did, as JSON (for machines) and HTML (for people).
 
 Exit status of ``eo run`` follows the report: 0 success (including "nothing to do"),
-1 partial (some tiles failed, or a scene that could not be read was left out; the rest are
-written), 2 failure (nothing could be done: bad spec, catalogue unreachable, output unwritable,
+1 partial (some tiles or zonal tables failed, or a scene that could not be read was left out;
+the rest are written), 2 failure (nothing could be done: bad spec, catalogue unreachable, output unwritable,
 every tile failed), 130 interrupted (the report says what finished; the next run resumes).
 
 The report accumulates: a (tile, period) this run did not recompute keeps the row of the run that
@@ -60,6 +60,29 @@ class TileResult:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
+@dataclass
+class ZonalResult:
+    """The outcome of one period's zonal statistics table (the ``zonal:`` section of a spec)."""
+
+    period: str
+    status: Status
+    file: str | None = None
+    """The table, relative to the output directory."""
+    zones: int = 0
+    rows: int = 0
+    variables: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+    """Column name -> Arrow type name (``string``, ``timestamp[ns]``, ``double``, ``int64``)."""
+    seconds: float = 0.0
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ZonalResult:
+        """A row from its JSON form (unknown keys ignored)."""
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
 def scene_record(item: Any) -> dict[str, Any]:
     """What the report and the map keep of an input scene: id, collection, date, cloud cover, footprint."""
     props = item.properties
@@ -105,6 +128,8 @@ class RunReport:
     """Why the run stopped early (the storage refused writes), if it did."""
     recovered: dict[str, list[str]] = field(default_factory=dict)
     """What the run cleaned up from an earlier interrupted one (temp files, uncommitted outputs)."""
+    zonal: list[ZonalResult] = field(default_factory=list)
+    """One row per period's zonal statistics table (specs with a ``zonal:`` section)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -130,7 +155,8 @@ class RunReport:
             return EXIT_PARTIAL if c["done"] else EXIT_FAILURE
         if c["failed"] and not (c["done"] or c["skipped"]):
             return EXIT_FAILURE
-        return EXIT_PARTIAL if c["failed"] or self.left_out else EXIT_SUCCESS
+        zonal_failed = any(z.status == "failed" for z in self.zonal)
+        return EXIT_PARTIAL if c["failed"] or self.left_out or zonal_failed else EXIT_SUCCESS
 
     def describe(self, items: Any, grid: Any, area: Any) -> None:
         """Record the input scenes, the tile grid (a :class:`eo.grid.tiles.TileGrid`) and the area."""
@@ -152,6 +178,8 @@ class RunReport:
             row["error"] = redact(row["error"]) if row["error"] else row["error"]
             row["left_out"] = {k: redact(v) for k, v in row["left_out"].items()}
         d["stopped"] = redact(d["stopped"]) if d["stopped"] else None
+        for row in d["zonal"]:
+            row["error"] = redact(row["error"]) if row["error"] else row["error"]
         return d
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:

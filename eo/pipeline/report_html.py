@@ -109,6 +109,25 @@ def _overviews(report: RunReport) -> str:
     return "<h2>Overview</h2>" + "".join(parts) if parts else ""
 
 
+def _zonal(report: RunReport) -> str:
+    """The zonal statistics tables: one row per period, linked."""
+    if not report.zonal:
+        return ""
+    rows = []
+    for z in report.zonal:
+        link = f"<a href='{e(z.file)}'>{e(z.file)}</a>" if z.file else ""
+        what = e(z.error or "") if z.status == "failed" else f"{z.rows} rows, {z.zones} zones"
+        rows.append(
+            f"<tr class='{e(z.status)}'><td>{e(z.period)}</td><td>{e(LABELS.get(z.status, z.status))}</td>"
+            f"<td>{what}</td><td>{e(', '.join(z.variables))}</td><td>{link}</td>"
+            f"<td>{z.seconds:.1f} s</td></tr>"
+        )
+    return (
+        "<h2>Zonal statistics</h2><table><tr><th>period</th><th>status</th><th>table</th><th>variables</th>"
+        "<th>file</th><th>time</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
 def render_html(report: RunReport) -> str:
     """A self-contained HTML page of the report (no scripts, no external assets)."""
     from pathlib import Path
@@ -140,6 +159,7 @@ def render_html(report: RunReport) -> str:
 <p class="map">Map: <code>eo view {e(report.out_dir)}</code> shows this run on a web map
 (<a id="map-link" href="./">open the map</a> when this page is served by <code>eo view</code>).</p>
 {_overviews(report)}
+{_zonal(report)}
 <h2>Tiles</h2>
 <table><tr><th>tile</th><th>period</th><th>status</th><th>valid pixels</th><th>outputs</th>
 <th>quicklook</th><th>input scenes</th><th>time</th></tr>

@@ -13,7 +13,10 @@
    it into its COGs (:mod:`eo.pipeline.tile`), then is committed: item, state record, catalogue.
    A tile that fails is reported and the others go on; a scene that cannot be read is left out
    (``on_asset_error: skip``); storage that refuses writes stops the run.
-4. **Report** (:mod:`eo.pipeline.report`): written at the end, and also when the run is interrupted
+4. **Zonal statistics** (:mod:`eo.pipeline.zonal`, specs with a ``zonal:`` section): one table per
+   period over the committed outputs of all tiles, recomputed only when the period's tiles, the
+   zones or the zonal settings changed; committed like a tile.
+5. **Report** (:mod:`eo.pipeline.report`): written at the end, and also when the run is interrupted
    (SIGINT/SIGTERM: ``KeyboardInterrupt`` is re-raised after it) or fails unexpectedly.  Rows of
    unchanged tiles come from their state records, so the report accumulates.
 """
@@ -27,6 +30,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from eo import config
 from eo.errors import EOError, StorageError
 from eo.pipeline.commit import Outputs
 from eo.pipeline.planning import Plan, make_plan
@@ -59,7 +63,9 @@ def plan(
 
     Returns the :class:`~eo.pipeline.planning.Plan`; ``print(plan(spec).describe())`` is ``eo run --dry-run``.
     """
-    return make_plan(_as_spec(spec, out), say=progress)
+    spec = _as_spec(spec, out)
+    with config.set(**spec.settings):
+        return make_plan(spec, say=progress)
 
 
 def run(
@@ -93,6 +99,11 @@ def run(
         After writing the report of what finished (the next run resumes from there).
     """
     spec = _as_spec(spec, out)
+    with config.set(**spec.settings):  # captured into every read task: they reach any cluster's workers
+        return _run(spec, cluster, progress)
+
+
+def _run(spec: PipelineSpec, cluster: Any, progress: Progress | None) -> RunReport:
     say = progress or (lambda s: log.info(s))
     loud = progress is None  # without a progress callback, failures are logged as warnings
     t0 = time.perf_counter()
@@ -118,8 +129,7 @@ def run(
         for job in the_plan.current:
             say(f"{job.tile} {job.period.label}: unchanged")
         try:
-            if the_plan.todo:
-                _execute_all(the_plan, outputs, report, cluster, say, loud)
+            _execute_all(the_plan, outputs, report, cluster, say, loud)
         except KeyboardInterrupt:
             report.interrupted = True
             raise
@@ -165,35 +175,48 @@ def _kept(outputs: Outputs, job: Job) -> TileResult:
 def _execute_all(
     the_plan: Plan, outputs: Outputs, report: RunReport, cluster: Any, say: Progress, loud: bool
 ) -> None:
+    from eo.pipeline import zonal
     from eo.pipeline.cluster import run_client
 
     spec = the_plan.spec
-    index = {(r.tile, r.period): i for i, r in enumerate(report.results)}
+    if not the_plan.todo and not zonal.pending(spec, outputs.records, the_plan.variables):
+        report.zonal = zonal.summarise(spec, outputs.records, the_plan.variables, say)  # rows kept
+        return
     with run_client(spec, cluster) as client:
         if client is not None:
             report.dashboard = client.dashboard_link
             say(f"dask dashboard: {client.dashboard_link}")
-        for n, job in enumerate(the_plan.todo, 1):
-            try:
-                res = _execute(spec, outputs, job)
-            except StorageError as err:
-                res = TileResult(job.tile, job.period.label, "failed", inputs=job.ids, error=str(err))
-                report.results[index[(job.tile, job.period.label)]] = res
-                report.stopped = str(err)
-                log.error("%s", err)
-                say(f"[{n}/{len(the_plan.todo)}] {job.tile} {job.period.label}: failed; stopping: {err}")
-                return
+        if _execute_tiles(the_plan, outputs, report, say, loud):
+            report.zonal = zonal.summarise(spec, outputs.records, the_plan.variables, say)
+            outputs.write_catalogue()  # the collection lists the tables
+
+
+def _execute_tiles(the_plan: Plan, outputs: Outputs, report: RunReport, say: Progress, loud: bool) -> bool:
+    """Make and commit every (tile, period) to compute; False when the storage stopped the run."""
+    spec = the_plan.spec
+    index = {(r.tile, r.period): i for i, r in enumerate(report.results)}
+    for n, job in enumerate(the_plan.todo, 1):
+        try:
+            res = _execute(spec, outputs, job)
+        except StorageError as err:
+            res = TileResult(job.tile, job.period.label, "failed", inputs=job.ids, error=str(err))
             report.results[index[(job.tile, job.period.label)]] = res
-            took = sum(res.seconds.values())
-            fields = {"tile": job.tile, "period": job.period.label, "status": res.status, "seconds": took}
-            log.info("tile %s %s: %s", job.tile, job.period.label, res.status, extra={"eo": fields})
-            note = f" ({res.error})" if res.error else ""
-            if loud and res.status == "failed":
-                log.warning("tile %s %s failed: %s", job.tile, job.period.label, res.error)
-            if res.left_out:
-                note = f" without {len(res.left_out)} unreadable scene(s): {', '.join(res.left_out)}"
-            where = f"[{n}/{len(the_plan.todo)}] {job.tile} {job.period.label}"
-            say(f"{where}: {res.status} in {took:.1f} s{note}")
+            report.stopped = str(err)
+            log.error("%s", err)
+            say(f"[{n}/{len(the_plan.todo)}] {job.tile} {job.period.label}: failed; stopping: {err}")
+            return False
+        report.results[index[(job.tile, job.period.label)]] = res
+        took = sum(res.seconds.values())
+        fields = {"tile": job.tile, "period": job.period.label, "status": res.status, "seconds": took}
+        log.info("tile %s %s: %s", job.tile, job.period.label, res.status, extra={"eo": fields})
+        note = f" ({res.error})" if res.error else ""
+        if loud and res.status == "failed":
+            log.warning("tile %s %s failed: %s", job.tile, job.period.label, res.error)
+        if res.left_out:
+            note = f" without {len(res.left_out)} unreadable scene(s): {', '.join(res.left_out)}"
+        where = f"[{n}/{len(the_plan.todo)}] {job.tile} {job.period.label}"
+        say(f"{where}: {res.status} in {took:.1f} s{note}")
+    return True
 
 
 def _execute(spec: PipelineSpec, outputs: Outputs, job: Job) -> TileResult:

@@ -29,7 +29,7 @@ from eo.params import BBox, parse_bbox, parse_date
 #: Parts of a spec that do not change output pixels (excluded from the hash).  The catalogue
 #: is identified by the inputs themselves (item ids and ``updated`` times, see state.py), so a
 #: local server on another port, or a mirror, does not recompute everything.
-_NOT_HASHED = ("description", "outputs", "cluster", "name", "catalog", "on_asset_error")
+_NOT_HASHED = ("description", "outputs", "cluster", "name", "catalog", "on_asset_error", "settings", "zonal")
 
 
 @cache
@@ -116,6 +116,28 @@ class ClusterSpec:
 
 
 @dataclass(frozen=True)
+class ZonalSpec:
+    """Zonal statistics of each period's outputs over a vector file (see :mod:`eo.pipeline.zonal`)."""
+
+    zones: Path
+    """The zones: a vector file GDAL reads (GeoJSON, GeoPackage, FlatGeobuf...) or (Geo)Parquet."""
+    id: str | None = None
+    layer: str | None = None
+    stats: tuple[str, ...] | None = None
+    """Statistic names (None: :func:`eo.zonal_stats`'s default)."""
+    variables: tuple[str, ...] = ()
+    """Output variables to summarise (empty: every written one but ``count``)."""
+    all_touched: bool = False
+    weights: str | None = None
+    format: str = "parquet"
+
+    @property
+    def suffix(self) -> str:
+        """The table file's suffix."""
+        return f".{self.format}"
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     """A validated pipeline spec (see ``eo/pipeline/schema.json`` for every field)."""
 
@@ -139,6 +161,9 @@ class PipelineSpec:
     description: str = ""
     on_asset_error: str = "skip"
     """A scene whose file cannot be read: ``"skip"`` leaves it out (recorded), ``"fail"`` fails the tile."""
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """:mod:`eo.config` settings for the run (``gdal``, ``retry``, ``io_threads``), as written."""
+    zonal: ZonalSpec | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The document as written (for the hash and the provenance), read-only use."""
     source: str = "<dict>"
@@ -189,6 +214,40 @@ def _area(doc: documents.Document, base: Path | None) -> AreaSpec:
     return AreaSpec(tiles=tuple(area["tiles"]))
 
 
+def _zonal(doc: documents.Document, base: Path | None) -> ZonalSpec | None:
+    data = doc.data.get("zonal")
+    if data is None:
+        return None
+    zones = Path(data["zones"]).expanduser()
+    if not zones.is_absolute() and base is not None:
+        zones = (base / zones).resolve()
+    stats = data.get("stats")
+    return ZonalSpec(
+        zones=zones,
+        id=data.get("id"),
+        layer=None if data.get("layer") is None else str(data["layer"]),
+        stats=None if stats is None else tuple(stats),
+        variables=tuple(data.get("variables", ())),
+        all_touched=bool(data.get("all_touched", False)),
+        weights=data.get("weights"),
+        format=str(data.get("format", "parquet")),
+    )
+
+
+def _settings(doc: documents.Document) -> Mapping[str, Any]:
+    """The ``settings`` section, each value checked by :func:`eo.config.set` (file:line on error)."""
+    from eo import config
+
+    values = dict(doc.data.get("settings", {}))
+    for name, value in values.items():
+        try:
+            with config.set(**{name: value}):
+                pass
+        except ConfigError as err:
+            raise doc.error(("settings", name), str(err).split("): ", 1)[-1], PipelineSpecError) from None
+    return MappingProxyType(values)
+
+
 def _dates(doc: documents.Document) -> tuple[dt.date, dt.date]:
     period = doc.data["period"]
     out = []
@@ -231,6 +290,8 @@ def _build(doc: documents.Document, base: Path | None = None) -> PipelineSpec:
         cluster=_section(ClusterSpec, data.get("cluster")),
         description=str(data.get("description", "")),
         on_asset_error=str(data.get("on_asset_error", "skip")),
+        settings=_settings(doc),
+        zonal=_zonal(doc, base),
         raw=MappingProxyType(data),
         source=doc.source,
         lines=MappingProxyType(dict(doc.lines)),
@@ -246,7 +307,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "<dict>") -> PipelineSp
 def load_spec(path: str | Path) -> PipelineSpec:
     """Read and validate a pipeline spec YAML file (no computation, no network).
 
-    A relative ``area.file`` is resolved against the spec's directory.
+    A relative ``area.file`` or ``zonal.zones`` is resolved against the spec's directory.
     """
     p = Path(path)
     doc = documents.read(p, PipelineSpecError, "pipeline spec")
