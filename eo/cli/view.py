@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import click
 
-from eo.cli.search import _float, _int
+from eo.cli.options import SearchQuery, search_filters
 
 
 @click.command("view")
 @click.argument("target", required=False, type=click.Path(exists=True))
 @click.option("--catalog", default=None, help="Show search results of this catalogue (name or STAC API URL).")
-@click.option("--collections", default=None, help="Search: comma-separated collection ids.")
-@click.option("--bbox", default=None, help="Search: W,S,E,N in degrees (EPSG:4326).")
-@click.option("--datetime", "dt", default=None, help="Search: RFC 3339 instant or START/END.")
-@click.option("--max-cloud", default=None, help="Search: maximum eo:cloud_cover, percent.")
-@click.option("--ids", default=None, help="Search: comma-separated item ids.")
-@click.option("--limit", default=None, help="Search: at most N items.")
+@search_filters
 @click.option("--port", default=0, type=int, show_default="a free port", help="Port on 127.0.0.1.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser; print the URL only.")
 @click.option("--basemap", default=None, help="XYZ tile URL of a basemap (default: none, works offline).")
 def command(
     target: str | None,
     catalog: str | None,
-    collections: str | None,
-    bbox: str | None,
-    dt: str | None,
-    max_cloud: str | None,
-    ids: str | None,
-    limit: str | None,
+    query: SearchQuery,
     port: int,
     no_browser: bool,
     basemap: str | None,
@@ -45,17 +35,7 @@ def command(
             "eo view needs either TARGET (an output directory or catalog.json) or --catalog NAME"
         )
     if catalog is not None:
-        from eo.catalog.search import search
-
-        items = search(
-            catalog=catalog,
-            collections=collections,
-            bbox=bbox,
-            datetime=dt,
-            ids=ids,
-            max_cloud=_float(max_cloud, "--max-cloud"),
-            max_items=_int(limit, "--limit"),
-        )
+        items = query.run(catalog)
         obj: object = items
         click.echo(f"{len(items)} item(s) from {catalog}", err=True)
     else:
