@@ -19,11 +19,17 @@ ROOT_LINKS = [{"rel": "root", "href": "./catalog.json", "type": "application/jso
 
 
 def _items(catalog: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """(path, JSON) of every item under the data set's directory, sorted by datetime."""
+    """(path, JSON) of every item under the data set's directory, sorted by datetime.
+
+    Hidden directories (a serving copy, ``.eo-serve``, made when the catalogue was served) are not read.
+    """
     found = []
-    for path in catalog.parent.rglob("*.json"):
+    root = catalog.parent
+    for path in root.rglob("*.json"):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
         d = json.loads(path.read_text())
-        if d.get("type") == "Feature":
+        if isinstance(d, dict) and d.get("type") == "Feature":
             found.append((path, d))
     return sorted(found, key=lambda pd: (pd[1]["properties"]["datetime"], pd[1]["id"]))
 

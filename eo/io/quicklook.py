@@ -140,7 +140,14 @@ def write_png(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
     with atomic_path(path, ".png") as tmp, rasterio.Env(GDAL_PAM_ENABLED="NO"), warnings.catch_warnings():
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         with rasterio.open(
-            tmp, "w", driver="PNG", width=image.shape[2], height=image.shape[1], count=4, dtype="uint8"
+            tmp,
+            "w",
+            driver="PNG",
+            width=image.shape[2],
+            height=image.shape[1],
+            count=4,
+            dtype="uint8",
+            ZLEVEL=3,  # 2x faster than GDAL's 6 for a 1024 px picture, ~10 % larger
         ) as dst:
             dst.write(image)
     return Path(path)

@@ -235,7 +235,8 @@ def _check_graph(spec: PipelineSpec, job: Job) -> list[str]:
     items: Sequence[pystac.Item] = list(job.items)
     while True:
         try:
-            _, names = build(spec, items, job.gbox)
+            comp, names = build(spec, items, job.gbox)
+            job.graph = (tuple(i.id for i in items), comp, names)  # the tile uses it: built once
             return names
         except EOError as err:
             bad = unreadable(err, items)

@@ -43,6 +43,10 @@ STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS
 STORAGE_WORDS = ("No space left on device", "Disk quota exceeded", "File too large", "Read-only file system")
 
 
+#: A tile's lazy composite as built: (input item ids, composite, variable names).
+Built = tuple[tuple[str, ...], xr.Dataset, list[str]]
+
+
 @dataclass
 class Job:
     """One (tile, period) with its input items."""
@@ -51,6 +55,8 @@ class Job:
     gbox: GeoBox
     period: Period
     items: list[pystac.Item]
+    graph: Built | None = field(default=None, repr=False, compare=False)
+    """The lazy composite built while planning (input ids, composite, names), used once by :func:`make`."""
 
     @cached_property
     def inputs(self) -> list[dict[str, str]]:
@@ -144,7 +150,11 @@ def _write(spec: PipelineSpec, job: Job, items: Sequence[pystac.Item], out_dir: 
 
     secs: dict[str, float] = {}
     t0 = time.perf_counter()
-    comp, names = build(spec, items, job.gbox)
+    planned, job.graph = job.graph, None
+    if planned is not None and planned[0] == tuple(i.id for i in items):
+        comp, names = planned[1], planned[2]  # the graph the plan step built for its checks
+    else:
+        comp, names = build(spec, items, job.gbox)
     secs["plan"] = time.perf_counter() - t0
     folder = inside(out_dir, out_dir / safe_name(job.tile, "tile id") / job.period.label)
     stem = f"{spec.name}_{job.tile}_{job.period.label}"
