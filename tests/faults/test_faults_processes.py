@@ -25,7 +25,7 @@ import pytest
 from faults.faultkit import EO, FIGURES, eo_cli, eo_env, leftovers, pipeline_spec, snapshot, tile_area
 
 #: Interrupted runs per chain (one chain of SIGKILLs, one of SIGINT/SIGTERM), and their seed.
-TRIALS = int(os.environ.get("EO_FAULT_TRIALS", "3"))
+TRIALS = int(os.environ.get("EO_FAULT_TRIALS", "5"))
 SEED = int(os.environ.get("EO_FAULT_SEED", "13"))
 
 
