@@ -69,14 +69,7 @@ class MapModel:
         boxes = [r.bounds for rs in self.layers.values() for r in rs]
         for fc in self.vectors.values():
             boxes += [_feature_bounds(f) for f in fc.get("features", []) if f.get("geometry")]
-        if not boxes:
-            return None
-        return (
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[2] for b in boxes),
-            max(b[3] for b in boxes),
-        )
+        return _union(boxes)
 
     def close(self) -> None:
         """Remove temporary files (COGs written for an in-memory object)."""
@@ -126,14 +119,19 @@ class MapModel:
             if v == n
             for r in rs
         ]
-        if not boxes:
-            return None
-        return (
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[2] for b in boxes),
-            max(b[3] for b in boxes),
-        )
+        return _union(boxes)
+
+
+def _union(boxes: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float] | None:
+    """The box holding every box (``(w, s, e, n)``), or None when there is none."""
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
 
 
 def _feature_bounds(feature: dict[str, Any]) -> BBox:
