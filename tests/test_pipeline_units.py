@@ -72,6 +72,26 @@ def test_spec_unknown_key_and_reversed_period(tmp_path: Path) -> None:
         load_spec(tmp_path / "missing.yaml")
 
 
+@pytest.mark.parametrize(
+    ("catalog", "expected"),
+    [
+        ("local", "local"),  # a name
+        ("https://earth-search.aws.element84.com/v1", "https://earth-search.aws.element84.com/v1"),
+        ("../runs/ndvi", "{tmp}/runs/ndvi"),  # a path: relative to the spec, not to the working directory
+        ("archive/catalog.json", "{tmp}/specs/archive/catalog.json"),
+        ("/data/catalog.json", "/data/catalog.json"),
+    ],
+)
+def test_catalog_paths_are_relative_to_the_spec(tmp_path: Path, catalog: str, expected: str) -> None:
+    (tmp_path / "specs").mkdir()
+    p = tmp_path / "specs" / "s.yaml"
+    p.write_text(
+        f"name: x\ncatalog: {catalog}\ncollections: [a]\narea: {{bbox: [1, 2, 3, 4]}}\n"
+        "period: {start: 2020-01-01, end: 2020-02-01}\nbands: [red]\noutputs: {dir: out}\n"
+    )
+    assert load_spec(p).catalog == expected.format(tmp=tmp_path.resolve())
+
+
 def test_spec_hash_ignores_output_dir_but_not_parameters() -> None:
     a = parse_spec(MINIMAL)
     b = parse_spec({**MINIMAL, "outputs": {"dir": "elsewhere"}, "description": "x"})

@@ -214,6 +214,14 @@ def _area(doc: documents.Document, base: Path | None) -> AreaSpec:
     return AreaSpec(tiles=tuple(area["tiles"]))
 
 
+def _catalog(catalog: str, base: Path | None) -> str:
+    """A catalogue given as a relative path (``./out/ndvi``, ``x/catalog.json``) is relative to the spec."""
+    looks_like_path = "/" in catalog or catalog.endswith(".json")
+    if base is None or "://" in catalog or not looks_like_path or Path(catalog).expanduser().is_absolute():
+        return catalog
+    return str((base / catalog).resolve())
+
+
 def _zonal(doc: documents.Document, base: Path | None) -> ZonalSpec | None:
     data = doc.data.get("zonal")
     if data is None:
@@ -270,7 +278,7 @@ def _build(doc: documents.Document, base: Path | None = None) -> PipelineSpec:
     mask = data.get("mask")
     return PipelineSpec(
         name=data["name"],
-        catalog=data["catalog"],
+        catalog=_catalog(data["catalog"], base),
         collections=tuple(data["collections"]),
         area=_area(doc, base),
         start=start,
@@ -307,7 +315,8 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "<dict>") -> PipelineSp
 def load_spec(path: str | Path) -> PipelineSpec:
     """Read and validate a pipeline spec YAML file (no computation, no network).
 
-    A relative ``area.file`` or ``zonal.zones`` is resolved against the spec's directory.
+    A relative ``area.file``, ``zonal.zones`` or ``catalog`` path is resolved against the spec's
+    directory (a catalogue *name* such as ``local`` is not a path).
     """
     p = Path(path)
     doc = documents.read(p, PipelineSpecError, "pipeline spec")
